@@ -1,0 +1,20 @@
+"""The `pyobshell` command: one typer sub-app per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from pyobshell.cli import sim_cmd
+
+app = typer.Typer(
+    name="pyobshell",
+    help="pyobshell: upgrade OceanBase clusters safely (an obshell-compatible agent).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sim_cmd.app, name="sim")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

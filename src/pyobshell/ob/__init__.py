@@ -1,0 +1,1 @@
+"""ob layer of pyobshell."""

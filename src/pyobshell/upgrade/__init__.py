@@ -1,0 +1,1 @@
+"""upgrade layer of pyobshell."""
