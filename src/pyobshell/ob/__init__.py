@@ -1,1 +1,1 @@
-"""ob layer of pyobshell."""
+"""ob layer of pyobshell: talking to the observer (SQL connections, process, obState)."""

@@ -1,0 +1,45 @@
+"""The FastAPI application of an agent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pyobshell import __version__
+from pyobshell.api import routes_agent, routes_agents
+from pyobshell.api.error_handlers import install_error_handlers
+from pyobshell.api.middleware import EnvelopeMiddleware
+from pyobshell.api.models import ServerState
+from pyobshell.api.state import AgentState
+
+
+def create_app(state: AgentState) -> FastAPI:
+    """Build the app; while it runs, the observer monitor (if any) runs too."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.ob_monitor is not None:
+            state.ob_monitor.start()
+        state.server_state = ServerState.RUNNING
+        try:
+            yield
+        finally:
+            state.server_state = ServerState.STOPPING
+            if state.ob_monitor is not None:
+                await state.ob_monitor.stop()
+            state.server_state = ServerState.STOPPED
+
+    app = FastAPI(
+        title="pyobshell agent",
+        version=__version__,
+        description="An obshell-compatible agent that upgrades OceanBase clusters.",
+        lifespan=lifespan,
+    )
+    app.state.agent = state
+    install_error_handlers(app)
+    app.add_middleware(EnvelopeMiddleware)
+    app.include_router(routes_agent.router)
+    app.include_router(routes_agents.router)
+    return app

@@ -1,0 +1,83 @@
+"""Bodies of the agent identity and state endpoints (obshell's JSON names)."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class ServerState(IntEnum):
+    """The agent process's own state (obshell ``constant/http.go``)."""
+
+    UNKNOWN = 0
+    STARTING = 1
+    RUNNING = 2
+    STOPPING = 3
+    STOPPED = 4
+
+
+class AgentIdentity(StrEnum):
+    SINGLE = "SINGLE"
+    MASTER = "MASTER"
+    FOLLOWER = "FOLLOWER"
+    CLUSTER_AGENT = "CLUSTER AGENT"
+    TAKE_OVER_MASTER = "TAKE OVER MASTER"
+    TAKE_OVER_FOLLOWER = "TAKE OVER FOLLOWER"
+    SCALING_OUT = "SCALING OUT"
+    SCALING_IN = "SCALING IN"
+    UNIDENTIFIED = "UNIDENTIFIED"
+
+
+class AgentInfo(BaseModel):
+    ip: str
+    port: int
+
+    def key(self) -> str:
+        """The "ip:port" name obshell uses for an agent."""
+        return f"{self.ip}:{self.port}"
+
+
+class AgentInfoWithIdentity(AgentInfo):
+    identity: AgentIdentity
+
+
+class AgentStatus(BaseModel):
+    """``GET /api/v1/status``."""
+
+    agent: AgentInfoWithIdentity
+    state: ServerState
+    version: str = Field(description='"<VERSION>-<RELEASE>" of this agent')
+    pid: int
+    startAt: int = Field(description="start time, unix nanoseconds")
+    port: int
+    obState: int = Field(description="0 not running, 1 running, 2 restricted, 3 available")
+    sqlPort: int | None = Field(default=None, description="omitted when unknown")
+    underMaintenance: bool
+
+
+class AgentDetail(BaseModel):
+    """``GET /api/v1/info``."""
+
+    pid: int
+    state: ServerState
+    startAt: int
+    homePath: str
+    obVersion: str
+    architecture: str
+    ip: str
+    port: int
+    zone: str
+    identity: AgentIdentity
+    version: str
+    isObproxyAgent: bool = False
+    security: bool = Field(description="an agent password is set")
+    supportedAuth: list[str] = Field(default_factory=lambda: ["v2"])
+
+
+class AgentSecret(BaseModel):
+    """``GET /api/v1/secret``: base64 of the PKCS#1 DER public key."""
+
+    ip: str
+    port: int
+    public_key: str

@@ -1,0 +1,81 @@
+"""What the HTTP layer knows about its agent: identity, process facts, and hooks to other layers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyobshell import __version__
+from pyobshell.api.models import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
+from pyobshell.api.secret_source import PublicKeySource
+from pyobshell.ob.monitor import ObStateMonitor
+from pyobshell.ob.state import ObState
+from pyobshell.ob.target import ObserverTarget
+
+AGENT_RELEASE = "1"
+AGENT_VERSION = f"{__version__}-{AGENT_RELEASE}"
+
+# Statuses of the other agents of the cluster, keyed "ip:port"; unreachable ones left out.
+PeerStatuses = Callable[[], Awaitable[dict[str, AgentStatus]]]
+
+
+async def no_peers() -> dict[str, AgentStatus]:
+    return {}
+
+
+def _missing_public_key() -> str:
+    from pyobshell.api.secret_source import SECURITY_NOT_READY  # noqa: PLC0415
+
+    raise SECURITY_NOT_READY("no key source configured")
+
+
+@dataclass
+class AgentState:
+    ip: str
+    port: int
+    home: Path
+    identity: AgentIdentity = AgentIdentity.SINGLE
+    server_state: ServerState = ServerState.STARTING
+    version: str = AGENT_VERSION
+    pid: int = field(default_factory=os.getpid)
+    start_at_ns: int = field(default_factory=time.time_ns)
+    observer: ObserverTarget | None = None
+    ob_monitor: ObStateMonitor | None = None
+    public_key: PublicKeySource = _missing_public_key
+    under_maintenance: Callable[[], bool] = lambda: False
+    agent_password_set: Callable[[], bool] = lambda: False
+    peer_statuses: PeerStatuses = no_peers
+
+    @property
+    def agent(self) -> AgentInfoWithIdentity:
+        return AgentInfoWithIdentity(ip=self.ip, port=self.port, identity=self.identity)
+
+    @property
+    def ob_state(self) -> ObState:
+        return self.ob_monitor.state if self.ob_monitor is not None else ObState.NOT_RUNNING
+
+    @property
+    def ob_version(self) -> str:
+        return self.ob_monitor.ob_version if self.ob_monitor is not None else ""
+
+    async def refresh_ob_state(self, timeout_s: float) -> ObState:
+        if self.ob_monitor is None:
+            return ObState.NOT_RUNNING
+        return await self.ob_monitor.refresh(timeout_s)
+
+    async def status(self, ob_timeout_s: float) -> AgentStatus:
+        ob_state = await self.refresh_ob_state(ob_timeout_s)
+        return AgentStatus(
+            agent=self.agent,
+            state=self.server_state,
+            version=self.version,
+            pid=self.pid,
+            startAt=self.start_at_ns,
+            port=self.port,
+            obState=int(ob_state),
+            sqlPort=self.observer.sql_port if self.observer is not None else None,
+            underMaintenance=self.under_maintenance(),
+        )
