@@ -1,0 +1,66 @@
+"""Shared fixtures: one RSA key pair per test session (generation is the slow part), a clock
+that only moves when told to, and a verifier wired to both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from pyobshell.security.auth_error import UNIFORM_MESSAGE, AuthError, AuthFailure
+from pyobshell.security.credentials import StaticPasswords
+from pyobshell.security.keypair import AgentKeyPair
+from pyobshell.security.lockout import LockoutPolicy, LockoutTracker
+from pyobshell.security.replay_cache import ReplayCache
+from pyobshell.security.request_verifier import RequestVerifier
+
+ROOT_PASSWORD = "r00t-S3cret!"
+AGENT_PASSWORD = "ag3nt-pw"
+START = 1_800_000_000.0
+
+
+class FakeClock:
+    def __init__(self, now: float = START):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def key_pair() -> AgentKeyPair:
+    return AgentKeyPair.generate()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def lockout(clock: FakeClock) -> LockoutTracker:
+    return LockoutTracker(LockoutPolicy(max_failures=3, window=60, lock_seconds=120), clock=clock)
+
+
+@pytest.fixture
+def verifier(key_pair: AgentKeyPair, clock: FakeClock, lockout: LockoutTracker) -> RequestVerifier:
+    return RequestVerifier(
+        key_pair,
+        StaticPasswords(root=ROOT_PASSWORD, agent=AGENT_PASSWORD),
+        clock=clock,
+        replay_cache=ReplayCache(clock=clock),
+        lockout=lockout,
+    )
+
+
+def assert_refused(call: Callable[[], object], *failures: AuthFailure) -> AuthError:
+    """The call raises the uniform 401 and the logged reason is one of ``failures``."""
+    with pytest.raises(AuthError) as info:
+        call()
+    err = info.value
+    assert (err.status, err.code, err.message) == (401, "Common.Unauthorized", UNIFORM_MESSAGE)
+    assert err.failure in failures, f"refused for {err.failure}, expected {failures}"
+    return err
