@@ -34,8 +34,11 @@ if __name__ == "__main__":
         # The real observer prints its banner to stderr.
         sys.stderr.write(VERSION_BANNER)
         sys.exit(0)
-    from pyobshell.sim.observer import main
-
+    try:
+        from pyobshell.sim.observer import main
+    except ImportError as err:
+        sys.stderr.write("observer: cannot start the simulated server with %s: %s\\n" % (sys.executable, err))
+        sys.exit(1)
     sys.exit(main(version=VERSION, release=RELEASE, argv=sys.argv[1:]))
 '''
 

@@ -102,7 +102,8 @@ class RpmPackageSpec:
 
     def validate(self) -> None:
         """Raise ValueError when rpm could not represent the spec."""
-        for label, value in (("name", self.name), ("version", self.version), ("release", self.release), ("arch", self.arch)):
+        words = {"name": self.name, "version": self.version, "release": self.release, "arch": self.arch}
+        for label, value in words.items():
             if not value or any(ch.isspace() for ch in value):
                 raise ValueError(f"RPM {label} must be a non-empty word without spaces, got {value!r}")
         for label, value in (("version", self.version), ("release", self.release)):
@@ -200,10 +201,10 @@ def _cpio_record(name: str, ino: int, mode: int, mtime: int, nlink: int, content
 
 def build_cpio(entries: list[RpmFileEntry], default_mtime: int) -> bytes:
     """A cpio "newc" archive of the entries, inode numbers 1..n, as rpm writes it."""
-    records = [
-        _cpio_record(e.name, ino, e.st_mode, _mtime(e, default_mtime), 2 if e.kind is EntryKind.DIRECTORY else 1, e.content)
-        for ino, e in enumerate(entries, start=1)
-    ]
+    records = []
+    for ino, entry in enumerate(entries, start=1):
+        nlink = 2 if entry.kind is EntryKind.DIRECTORY else 1
+        records.append(_cpio_record(entry.name, ino, entry.st_mode, _mtime(entry, default_mtime), nlink, entry.content))
     records.append(_cpio_record("TRAILER!!!", 0, 0, 0, 1, b""))
     return b"".join(records)
 
