@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -225,3 +226,11 @@ def test_cli_reports_an_unwritable_out_dir(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "cannot write packages" in result.stderr and "Traceback" not in result.output
 
+
+
+@pytest.mark.skipif(not shutil.which("rpm"), reason="rpm not installed")
+@pytest.mark.multiprocess
+def test_rpm_tool_validates_the_built_packages(packages: tuple[Path, Path]) -> None:
+    for path in packages:
+        check = subprocess.run(["rpm", "-K", "--nosignature", str(path)], capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0 and "digests OK" in check.stdout, check.stdout + check.stderr
