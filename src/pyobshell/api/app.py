@@ -29,6 +29,9 @@ def create_app(state: AgentState) -> FastAPI:
             state.server_state = ServerState.STOPPING
             if state.ob_monitor is not None:
                 await state.ob_monitor.stop()
+                state.ob_monitor.pool.close()
+            if state.ob_pool is not None:
+                state.ob_pool.close()
             state.server_state = ServerState.STOPPED
 
     app = FastAPI(

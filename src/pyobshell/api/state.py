@@ -11,6 +11,7 @@ from pathlib import Path
 from pyobshell import __version__
 from pyobshell.api.models import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.api.secret_source import PublicKeySource
+from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.monitor import ObStateMonitor
 from pyobshell.ob.state import ObState
 from pyobshell.ob.target import ObserverTarget
@@ -44,6 +45,7 @@ class AgentState:
     start_at_ns: int = field(default_factory=time.time_ns)
     observer: ObserverTarget | None = None
     ob_monitor: ObStateMonitor | None = None
+    ob_pool: ObConnectionPool | None = None  # root@sys SQL for the other layers
     public_key: PublicKeySource = _missing_public_key
     under_maintenance: Callable[[], bool] = lambda: False
     agent_password_set: Callable[[], bool] = lambda: False
