@@ -45,6 +45,11 @@ class LockoutTracker:
         self._states: OrderedDict[str, _AddressState] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """Number of addresses currently tracked."""
+        with self._lock:
+            return len(self._states)
+
     def is_locked(self, address: str) -> bool:
         with self._lock:
             state = self._states.get(address)
