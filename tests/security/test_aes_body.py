@@ -1,6 +1,7 @@
 import base64
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pyobshell.security import aes_body
 from pyobshell.security.aes_body import AesKeys
@@ -47,8 +48,6 @@ def test_round_trip(length: int):
 
 
 def _raw_cbc(keys: AesKeys, padded: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
     enc = Cipher(algorithms.AES(keys.key), modes.CBC(keys.iv)).encryptor()
     return base64.b64encode(enc.update(padded) + enc.finalize())
 

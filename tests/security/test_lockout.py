@@ -1,3 +1,5 @@
+import pytest
+
 from pyobshell.security.lockout import LockoutPolicy, LockoutTracker
 
 from .conftest import FakeClock
@@ -27,7 +29,5 @@ def test_tracked_addresses_are_bounded_and_locks_kept_longest():
 
 
 def test_invalid_policy_refused():
-    import pytest
-
     with pytest.raises(ValueError):
         LockoutPolicy(max_failures=0)

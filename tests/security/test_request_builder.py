@@ -2,7 +2,10 @@ import base64
 import json
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+from pyobshell.errors import ObshellError
 
 from pyobshell.security import aes_body
 from pyobshell.security.keypair import AgentKeyPair
@@ -10,6 +13,7 @@ from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 from pyobshell.security.request_header import ForwardAgent, ForwardType
 
 from .conftest import FakeClock
+from .test_keypair import LEGACY_512_BIT_KEY
 
 URI = "/api/v1/ob/upgrade?x=1"
 
@@ -76,9 +80,6 @@ def test_every_request_is_fresh(key_pair: AgentKeyPair, clock: FakeClock):
 
 
 def test_works_with_a_legacy_512_bit_agent_key():
-    from .test_keypair import LEGACY_512_BIT_KEY
-    from cryptography.hazmat.primitives import serialization
-
     legacy = serialization.load_pem_private_key(LEGACY_512_BIT_KEY, None)
     req = RequestBuilder(legacy.public_key(), ClientStyle.AGENT).build(URI, password="pw" * 40)
     raw = base64.b64decode(req.headers["X-OCS-Header"])
@@ -86,7 +87,5 @@ def test_works_with_a_legacy_512_bit_agent_key():
 
 
 def test_bad_public_key_text_is_a_clear_error():
-    from pyobshell.errors import ObshellError
-
     with pytest.raises(ObshellError):
         RequestBuilder("definitely not a key")

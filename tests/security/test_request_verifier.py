@@ -2,6 +2,7 @@ import base64
 import json
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pyobshell.security.auth_error import AuthFailure
 from pyobshell.security.credentials import AuthKind
@@ -205,8 +206,6 @@ def test_wrong_aes_key_size(verifier, key_pair, clock, size):
 
 
 def _raw_cbc_request(key_pair, clock, padded_plaintext: bytes):
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
     key, iv = bytes(16), bytes(range(16))
     header = RequestHeader(ts=int(clock()) + 5, uri=URI, auth=ROOT_PASSWORD, keys=key + iv)
     value = RequestBuilder(key_pair.public_key).encrypt_header(header)
@@ -283,3 +282,32 @@ def test_failures_outside_window_do_not_add_up(verifier, builder, clock):
     clock.advance(61)
     assert_refused(lambda: _attempt(verifier, builder, "guess"), AuthFailure.WRONG_CREDENTIAL)
     assert _attempt(verifier, builder, ROOT_PASSWORD).kind is AuthKind.ROOT_PASSWORD
+
+
+def test_oversized_header_refused_before_decryption(verifier):
+    assert_refused(lambda: verify(verifier, "X-OCS-Header", "A" * 20000), AuthFailure.HEADER_UNDECRYPTABLE)
+
+
+# -- web sessions (optional checker) ---------------------------------------------------------
+
+
+@pytest.fixture
+def session_verifier(key_pair, clock, lockout):
+    sessions = {"a" * 64}
+    return RequestVerifier(
+        key_pair, lambda kind, pw: False, clock=clock, lockout=lockout, session_checker=sessions.__contains__
+    )
+
+
+def test_session_id_authenticates_without_password(session_verifier, key_pair, clock):
+    req = RequestBuilder(key_pair.public_key, ClientStyle.WEB_UI, clock=clock).build(URI, session_id="a" * 64)
+    assert session_verifier.verify("GET", URI, req.headers, b"", CLIENT).kind is AuthKind.SESSION
+
+
+def test_unknown_session_counts_towards_lockout(session_verifier, key_pair, clock):
+    builder = RequestBuilder(key_pair.public_key, ClientStyle.WEB_UI, clock=clock)
+    for _ in range(3):
+        req = builder.build(URI, session_id="b" * 64)
+        assert_refused(lambda: session_verifier.verify("GET", URI, req.headers, b"", CLIENT), AuthFailure.WRONG_CREDENTIAL)
+    req = builder.build(URI, session_id="a" * 64)
+    assert_refused(lambda: session_verifier.verify("GET", URI, req.headers, b"", CLIENT), AuthFailure.LOCKED_OUT)

@@ -169,6 +169,9 @@ class RequestVerifier:
         return VerifiedRequest(kind=kind, header=header, body=plaintext, keys=keys)
 
     def _decrypt_header(self, value: str) -> tuple[bytes, RequestHeader]:
+        k = rsa_chunks.block_size(self._key_pair.private_key)
+        if len(value) > 4 * -(-self._settings.max_header_blocks * k // 3):  # cheap bound before decoding
+            raise AuthError(AuthFailure.HEADER_UNDECRYPTABLE)
         try:
             ciphertext = strict_base64.decode(value)
             plaintext = rsa_chunks.decrypt(
