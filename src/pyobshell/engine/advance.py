@@ -1,0 +1,215 @@
+"""One scheduler pass: move every unfinished DAG as far as its stored state allows.
+
+Synchronous, run off the event loop in the scheduler's own thread. Each DAG is advanced in one
+transaction; sub-tasks made READY are handed to the executor (and runs to stop are cancelled)
+only after that transaction commits, so a worker always sees what the scheduler wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from pyobshell.engine import maintenance
+from pyobshell.engine.logs import LOCAL_SCHEDULER_TRACE, engine_logger
+from pyobshell.engine.model import EXECUTE_AGENTS_KEY, FAILURE_EXIT_MAINTENANCE_KEY, NodeType, Operator, State
+from pyobshell.engine.rows import DagRow, NodeRow, SubTaskRow, is_after, utcnow
+from pyobshell.engine.store import TaskStore
+from pyobshell.errors import NODE_OPERATOR_NOT_SUPPORT
+
+CANCELLED_LOG = "sub task cancelled"
+TIMEOUT_LOG = "sub task timeout"
+
+
+class Dispatcher(Protocol):
+    def submit(self, task_id: int) -> None: ...
+    def cancel(self, task_id: int) -> None: ...
+    def interrupt(self, task_id: int) -> None: ...
+
+
+@dataclass
+class _Pass:
+    """What one DAG step decided, applied after commit."""
+
+    changed: bool = False
+    dispatch: list[int] = field(default_factory=list)
+    cancel: list[int] = field(default_factory=list)
+    interrupt: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _NodeOutcome:
+    finished: bool = False
+    succeeded: bool = False
+
+
+class DagAdvancer:
+    def __init__(self, store: TaskStore, dispatcher: Dispatcher, trace_id: str = LOCAL_SCHEDULER_TRACE):
+        self.store = store
+        self.dispatcher = dispatcher
+        self.log = engine_logger(__name__, trace_id)
+
+    def advance_all(self) -> bool:
+        """One pass over the unfinished DAGs; True when any row changed (worth another pass)."""
+        with self.store.transaction() as conn:
+            dag_ids = [d.id for d in self.store.dags(conn, unfinished_only=True) if not d.state.is_finished]
+        changed = False
+        for dag_id in dag_ids:
+            try:
+                changed |= self.advance_dag(dag_id)
+            except Exception:  # one broken DAG must not stop the others
+                self.log.exception("advancing DAG %d failed", dag_id, extra={"task_id": dag_id})
+        return changed
+
+    def advance_dag(self, dag_id: int) -> bool:
+        step = _Pass()
+        with self.store.transaction() as conn:
+            dag = self.store.get_dag(conn, dag_id)
+            self._advance_dag(conn, dag, step)
+        for task_id in step.dispatch:
+            self.dispatcher.submit(task_id)
+        for task_id in step.cancel:
+            self.dispatcher.cancel(task_id)
+        for task_id in step.interrupt:
+            self.dispatcher.interrupt(task_id)
+        return step.changed
+
+    # -- DAG ------------------------------------------------------------------------------
+    def _advance_dag(self, conn: Connection, dag: DagRow, step: _Pass) -> None:
+        if dag.state == State.READY:
+            if not self.store.dag_set_running(conn, dag):
+                return
+            step.changed = True
+            self.log.info("DAG %d %r running (operator %s) at stage %d/%d", dag.id, dag.name,
+                          dag.operator.name, dag.stage, dag.max_stage, extra={"task_id": dag.id})
+        if dag.state.is_finished or dag.state != State.RUNNING:
+            return
+        node = self.store.node_at_stage(conn, dag.id, dag.current_stage)
+        upstream = None
+        if node.state == State.PENDING and dag.operator != Operator.ROLLBACK and dag.current_stage > 1:
+            upstream = self.store.node_at_stage(conn, dag.id, dag.current_stage - 1)
+        outcome = self._advance_node(conn, node, upstream, step)
+        if not outcome.finished:
+            return
+        if outcome.succeeded:
+            self._after_node_succeeded(conn, dag, step)
+        else:
+            self._finish_failed(conn, dag, node, step)
+
+    def _after_node_succeeded(self, conn: Connection, dag: DagRow, step: _Pass) -> None:
+        rolling_back = dag.operator == Operator.ROLLBACK
+        next_stage = dag.current_stage - 1 if rolling_back else dag.current_stage + 1
+        if 1 <= next_stage <= dag.max_stage:
+            if self.store.dag_move_stage(conn, dag, next_stage):
+                step.changed = True
+            return
+        if self.store.dag_finish(conn, dag, State.SUCCEED, is_finished=True):
+            maintenance.release(conn, self.store.tables, dag.maintainer)
+            step.changed = True
+            self.log.info("DAG %d %r succeeded (operator %s)", dag.id, dag.name, dag.operator.name,
+                          extra={"task_id": dag.id})
+
+    def _finish_failed(self, conn: Connection, dag: DagRow, node: NodeRow, step: _Pass) -> None:
+        # A failed maintenance DAG stays unfinished and keeps its lock until RETRY/ROLLBACK/PASS.
+        if not self.store.dag_finish(conn, dag, State.FAILED, is_finished=not dag.is_maintenance):
+            return
+        step.changed = True
+        if dag.is_maintenance and node.context.has_param(FAILURE_EXIT_MAINTENANCE_KEY):
+            maintenance.release(conn, self.store.tables, dag.maintainer)
+        self.log.info("DAG %d %r failed at stage %d node %r (operator %s)", dag.id, dag.name,
+                      dag.current_stage, node.name, dag.operator.name, extra={"task_id": dag.id})
+
+    # -- node -----------------------------------------------------------------------------
+    def _advance_node(self, conn: Connection, node: NodeRow, upstream: NodeRow | None,
+                      step: _Pass) -> _NodeOutcome:
+        if node.state == State.PENDING:
+            context = node.context.clone()
+            if upstream is not None:
+                for task in self.store.subtasks_of_node(conn, upstream.id):
+                    context.merge_without_keywords(task.context)
+            if not self.store.node_start(conn, node, context):
+                return _NodeOutcome()
+            step.changed = True
+        if node.state.is_finished:
+            return _NodeOutcome(True, node.state == State.SUCCEED)
+        tasks = self.store.subtasks_of_node(conn, node.id)
+        outcome = self._advance_tasks(conn, node, tasks, step)
+        if outcome.finished:
+            state = State.SUCCEED if outcome.succeeded else State.FAILED
+            if not self.store.node_finish(conn, node, state):
+                return _NodeOutcome()
+            step.changed = True
+            self.log.info("node %d %r %s", node.id, node.name, state.name, extra={"task_id": node.id})
+        return outcome
+
+    def _advance_tasks(self, conn: Connection, node: NodeRow, tasks: list[SubTaskRow],
+                       step: _Pass) -> _NodeOutcome:
+        if node.operator == Operator.CANCEL:
+            for task in tasks:
+                if task.state in (State.READY, State.RUNNING) and self.store.subtask_fail(conn, task, CANCELLED_LOG):
+                    step.cancel.append(task.id)
+                    step.changed = True
+            return _NodeOutcome(True, False)
+        if node.operator not in (Operator.RUN, Operator.RETRY, Operator.ROLLBACK):
+            raise NODE_OPERATOR_NOT_SUPPORT(node.operator.name)
+        finished, failed = True, False
+        for task in tasks:
+            verdict = self._advance_task(conn, node, task, step)
+            finished &= verdict is not None
+            failed |= verdict is False
+        return _NodeOutcome(finished, finished and not failed)
+
+    def _advance_task(self, conn: Connection, node: NodeRow, task: SubTaskRow, step: _Pass) -> bool | None:
+        """None while the sub-task is still going, else whether it counts as succeeded."""
+        this_run = is_after(task.start_time, node.start_time)
+        if node.operator == Operator.ROLLBACK:
+            if task.operator != Operator.ROLLBACK:
+                if task.state == State.PENDING:
+                    return True  # never ran, nothing to undo
+                return self._make_ready(conn, node, task, Operator.ROLLBACK, step)
+            if task.state.is_finished and not this_run:
+                return self._make_ready(conn, node, task, Operator.ROLLBACK, step)  # an older rollback attempt
+        elif node.operator == Operator.RETRY:
+            if task.state == State.FAILED and not this_run:
+                return self._make_ready(conn, node, task, Operator.ROLLBACK, step)  # undo, then run again
+            if task.state == State.SUCCEED and task.operator == Operator.ROLLBACK and this_run:
+                return self._make_ready(conn, node, task, Operator.RUN, step)
+        if task.state == State.PENDING:
+            operator = Operator.ROLLBACK if node.operator == Operator.ROLLBACK else Operator.RUN
+            return self._make_ready(conn, node, task, operator, step)
+        if task.state == State.READY:
+            step.dispatch.append(task.id)
+            return None
+        if task.state == State.RUNNING:
+            return self._check_timeout(conn, task, step)
+        return task.state == State.SUCCEED
+
+    def _make_ready(self, conn: Connection, node: NodeRow, task: SubTaskRow, operator: Operator,
+                    step: _Pass) -> None:
+        if operator == Operator.RUN:
+            context = node.context.clone()
+            agent = task.agent
+            if node.type == NodeType.NORMAL and not node.context.has_param(EXECUTE_AGENTS_KEY):
+                agent = self.store.owner  # the scheduling agent runs normal nodes
+        else:
+            context, agent = task.context, task.agent  # a rollback keeps the sub-task's own context
+        if self.store.subtask_set_ready(conn, task, operator, context, agent,
+                                        from_ready=task.state == State.READY):
+            step.dispatch.append(task.id)
+            step.changed = True
+        return None
+
+    def _check_timeout(self, conn: Connection, task: SubTaskRow, step: _Pass) -> bool | None:
+        if task.start_time is None:
+            return None
+        elapsed = (utcnow() - task.start_time).total_seconds()
+        if elapsed <= task.context.timeout_seconds():
+            return None
+        if self.store.subtask_fail(conn, task, TIMEOUT_LOG):
+            step.interrupt.append(task.id)
+            step.changed = True
+            self.log.info("sub task %d timed out after %.1f s", task.id, elapsed, extra={"task_id": task.id})
+            return False
+        return None

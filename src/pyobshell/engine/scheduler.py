@@ -1,0 +1,77 @@
+"""The event-driven scheduler loop.
+
+A pass runs whenever something happened (a sub-task finished, an operator was applied, a DAG
+was created): :meth:`Scheduler.wake` may be called from any thread. Passes repeat at once
+while they change rows, so a DAG walks through its stages without waiting. The periodic tick
+is only a safety net (timeouts, lost wake-ups, rows changed by another process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from pyobshell.engine.advance import DagAdvancer
+
+
+class Scheduler:
+    def __init__(self, advancer: DagAdvancer, *, tick_seconds: float = 1.0):
+        self.advancer = advancer
+        self.tick_seconds = tick_seconds
+        # One thread: passes never overlap, and blocking database work stays off the loop.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyobshell-scheduler")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self.passes = 0
+
+    def start(self) -> None:
+        """Start the loop on the running event loop."""
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = self._loop.create_task(self._run(), name="pyobshell-scheduler")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._thread.shutdown(wait=True)
+
+    def wake(self) -> None:
+        """Ask for a pass soon. Thread-safe; a no-op before start or after stop."""
+        loop, event = self._loop, self._wake
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:
+            pass  # the loop is shutting down
+
+    async def _run(self) -> None:
+        assert self._loop is not None and self._wake is not None
+        log = self.advancer.log
+        log.info("scheduler started (tick %.1f s)", self.tick_seconds)
+        while True:
+            self._wake.clear()
+            try:
+                changed = await self._loop.run_in_executor(self._thread, self.advancer.advance_all)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # e.g. the database is unreachable: try again on the next tick
+                log.exception("scheduler pass failed")
+                changed = False
+            self.passes += 1
+            if changed:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
+            except TimeoutError:
+                pass

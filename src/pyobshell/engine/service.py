@@ -1,0 +1,168 @@
+"""Service functions behind the task API: create, read and operate DAGs by generic id.
+
+Synchronous and short (a few queries each); an async caller runs them in a thread pool.
+:class:`TaskService` serves one store; :class:`TaskServices` routes a generic id to the local
+or the cluster service, or reports that another agent owns it (the API then forwards).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
+from pyobshell.engine import codes, maintenance
+from pyobshell.engine.context import TaskContext
+from pyobshell.engine.creation import create_dag
+from pyobshell.engine.dto import DagDetailDTO, DtoBuilder, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
+from pyobshell.engine.generic_id import GenericId, decode_generic_id
+from pyobshell.engine.model import AgentInfo, DagType
+from pyobshell.engine.operators import Operators, parse_dag_operator, parse_node_operator
+from pyobshell.engine.rows import DagRow
+from pyobshell.engine.store import TaskStore
+from pyobshell.engine.task import TaskRegistry
+from pyobshell.engine.template import Template
+from pyobshell.errors import TASK_NOT_FOUND, ObshellError
+
+
+class TaskOwnedByOtherAgent(ObshellError):
+    """The generic id names a task of another agent; ``agent`` is where to forward."""
+
+    def __init__(self, gid: str, agent: AgentInfo):
+        super().__init__(codes.TASK_OTHER_AGENT, f"Task {gid} belongs to agent {agent}")
+        self.gid = gid
+        self.agent = agent
+
+
+class TaskService:
+    def __init__(self, store: TaskStore, registry: TaskRegistry, on_change: Callable[[], None] | None = None):
+        self.store = store
+        self.registry = registry
+        self.operators = Operators(store)
+        self.dto = DtoBuilder(registry, store.owner, store.is_local)
+        self._on_change = on_change or (lambda: None)
+
+    # -- ids ------------------------------------------------------------------------------
+    def owns(self, gid: GenericId) -> bool:
+        if self.store.is_local:
+            return gid.agent == self.store.owner
+        return gid.is_cluster
+
+    def row_id(self, gid: str) -> int:
+        decoded = decode_generic_id(gid)
+        if self.owns(decoded):
+            return decoded.id
+        if decoded.agent is not None and decoded.agent != self.store.owner:
+            raise TaskOwnedByOtherAgent(gid, decoded.agent)
+        raise TASK_NOT_FOUND(f"{gid} is not a {self.store.kind.value} task")
+
+    # -- create ---------------------------------------------------------------------------
+    def create_dag(self, template: Template, context: TaskContext | None = None) -> DagDetailDTO:
+        dag = create_dag(self.store, template, context, self.registry)
+        self._on_change()
+        return self.dto.dag(dag)
+
+    # -- reads ----------------------------------------------------------------------------
+    def get_dag(self, gid: str, show_details: bool = True) -> DagDetailDTO:
+        dag_id = self.row_id(gid)
+        with self.store.transaction() as conn:
+            dag = self.store.get_dag(conn, dag_id)
+            result = self._dag_dto(conn, dag, show_details)
+        if result.id != gid:
+            raise TASK_NOT_FOUND("dag id not match")
+        return result
+
+    def get_node(self, gid: str, show_details: bool = True) -> NodeDetailDTO:
+        node_id = self.row_id(gid)
+        with self.store.transaction() as conn:
+            node = self.store.get_node(conn, node_id)
+            dag = self.store.get_dag(conn, node.dag_id)
+            tasks = self.store.subtasks_of_node(conn, node.id) if show_details else None
+            logs = self.store.logs_of_subtasks(conn, [t.id for t in tasks or []])
+        result = self.dto.node(node, tasks, logs, obproxy=dag.dag_type == DagType.OBPROXY, with_data=show_details)
+        if result.id[:1] != gid[:1]:
+            raise TASK_NOT_FOUND("node type not match")
+        return result
+
+    def get_sub_task(self, gid: str) -> TaskDetailDTO:
+        task_id = self.row_id(gid)
+        with self.store.transaction() as conn:
+            task = self.store.get_subtask(conn, task_id)
+            obproxy = self._is_obproxy_task(conn, task.node_id)
+            logs = self.store.logs_of_subtasks(conn, [task.id]).get(task.id, [])
+        result = self.dto.sub_task(task, logs, obproxy=obproxy)
+        if result.id[:1] != gid[:1]:
+            raise TASK_NOT_FOUND("sub task type not match")
+        return result
+
+    def get_sub_task_logs(self, gid: str) -> list[SubTaskLogDTO]:
+        task_id = self.row_id(gid)
+        with self.store.transaction() as conn:
+            self.store.get_subtask(conn, task_id)
+            return [self.dto.log_entry(row) for row in self.store.logs_of_subtask(conn, task_id)]
+
+    def list_dags(self, show_details: bool = False) -> list[DagDetailDTO]:
+        with self.store.transaction() as conn:
+            return [self._dag_dto(conn, dag, show_details) for dag in self.store.dags(conn)]
+
+    def list_unfinished_dags(self, show_details: bool = False) -> list[DagDetailDTO]:
+        with self.store.transaction() as conn:
+            return [self._dag_dto(conn, dag, show_details) for dag in self.store.dags(conn, unfinished_only=True)]
+
+    def get_maintenance_dag(self, show_details: bool = True) -> DagDetailDTO:
+        """The latest maintenance DAG in any state, else 404 (``/dag/maintain/...``)."""
+        with self.store.transaction() as conn:
+            dag = self.store.latest_maintenance_dag(conn)
+            if dag is None:
+                holder = "Agent" if self.store.is_local else "Cluster"
+                raise TASK_NOT_FOUND(f"{holder} is not under maintenance")
+            return self._dag_dto(conn, dag, show_details)
+
+    def is_under_maintenance(self) -> bool:
+        with self.store.transaction() as conn:
+            return maintenance.is_under_maintenance(conn, self.store.tables)
+
+    # -- operators ------------------------------------------------------------------------
+    def operate_dag(self, gid: str, operator: str) -> None:
+        parsed = parse_dag_operator(operator)
+        self.operators.operate_dag(self.row_id(gid), parsed)
+        self._on_change()
+
+    def operate_node(self, gid: str, operator: str) -> None:
+        parse_node_operator(operator)
+        self.operators.pass_node(self.row_id(gid))
+        self._on_change()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _dag_dto(self, conn: Connection, dag: DagRow, show_details: bool) -> DagDetailDTO:
+        if not show_details:
+            return self.dto.dag(dag)
+        nodes = [(node, self.store.subtasks_of_node(conn, node.id))
+                 for node in self.store.nodes_of_dag(conn, dag.id)]
+        logs = self.store.logs_of_subtasks(conn, [t.id for _, ts in nodes for t in ts])
+        return self.dto.dag(dag, nodes, logs)
+
+    def _is_obproxy_task(self, conn: Connection, node_id: int) -> bool:
+        if node_id == 0:
+            return False
+        node = self.store.get_node(conn, node_id)
+        return self.store.get_dag(conn, node.dag_id).dag_type == DagType.OBPROXY
+
+
+class TaskServices:
+    """Routes generic ids: prefix 1 to the cluster service, this agent's ids to the local one."""
+
+    def __init__(self, local: TaskService, cluster: TaskService | None = None):
+        self.local = local
+        self.cluster = cluster
+
+    def for_id(self, gid: str) -> TaskService:
+        decoded = decode_generic_id(gid)
+        if decoded.is_cluster:
+            if self.cluster is None:
+                raise TASK_NOT_FOUND("cluster tasks are not available on this agent")
+            return self.cluster
+        if decoded.agent != self.local.store.owner:
+            assert decoded.agent is not None
+            raise TaskOwnedByOtherAgent(gid, decoded.agent)
+        return self.local

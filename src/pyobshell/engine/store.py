@@ -1,0 +1,280 @@
+"""The task store: one SQLAlchemy Core layer over the local SQLite file or the cluster ``ocs`` db.
+
+Reads return typed rows. Every state change is an optimistic compare-and-set UPDATE keyed on
+the values the caller last saw (state, start_time, execute_times), as obshell does, so a
+scheduler pass and a user operator racing on the same row cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
+
+from pyobshell.engine import maintenance
+from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
+from pyobshell.engine.context import TaskContext
+from pyobshell.engine.model import AgentInfo, Operator, State
+from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow, utcnow
+from pyobshell.engine.schema import StoreKind, TaskTables, build_tables
+from pyobshell.errors import NO_ROW_AFFECTED, TASK_NOT_FOUND
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred read-then-write transaction
+        # could otherwise fail with SQLITE_BUSY instead of waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+
+
+class TaskStore:
+    """DAG/node/sub-task persistence for one store (``kind`` LOCAL or CLUSTER)."""
+
+    def __init__(self, url: str, kind: StoreKind = StoreKind.LOCAL, *, owner: AgentInfo | None = None):
+        self.url = url
+        self.kind = kind
+        self.owner = owner or AgentInfo("127.0.0.1", 2886)
+        self.tables: TaskTables = build_tables(kind)
+        self.engine = make_engine(url)
+        self.migrate()
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == StoreKind.LOCAL
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create missing tables and columns, and the maintenance status rows."""
+        try:
+            self.tables.metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                existing = inspect(conn)
+                for table in self.tables.metadata.sorted_tables:
+                    have = {c["name"] for c in existing.get_columns(table.name)}
+                    for column in table.columns:
+                        if column.name not in have:
+                            log.info("adding column %s.%s", table.name, column.name)
+                            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+                            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+                maintenance.ensure_status_rows(conn, self.tables)
+        except SQLAlchemyError as exc:
+            raise TASK_ENGINE_UNAVAILABLE(f"cannot prepare the {self.kind.value} task store: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- reads ----------------------------------------------------------------------------
+    def get_dag(self, conn: Connection, dag_id: int) -> DagRow:
+        row = conn.execute(select(self.tables.dag).where(self.tables.dag.c.id == dag_id)).first()
+        if row is None:
+            raise TASK_NOT_FOUND(f"dag {dag_id} not found")
+        return DagRow.from_mapping(row._mapping)
+
+    def get_node(self, conn: Connection, node_id: int) -> NodeRow:
+        row = conn.execute(select(self.tables.node).where(self.tables.node.c.id == node_id)).first()
+        if row is None:
+            raise TASK_NOT_FOUND(f"node {node_id} not found")
+        return NodeRow.from_mapping(row._mapping)
+
+    def get_subtask(self, conn: Connection, task_id: int) -> SubTaskRow:
+        t = self.tables.subtask
+        row = conn.execute(select(t).where(t.c.id == task_id)).first()
+        if row is None:
+            raise TASK_NOT_FOUND(f"sub task {task_id} not found")
+        return SubTaskRow.from_mapping(row._mapping)
+
+    def node_at_stage(self, conn: Connection, dag_id: int, stage: int) -> NodeRow:
+        n = self.tables.node
+        row = conn.execute(select(n).where(n.c.dag_id == dag_id, n.c.dag_stage == stage)).first()
+        if row is None:
+            raise TASK_NOT_FOUND(f"node of dag {dag_id} at stage {stage} not found")
+        return NodeRow.from_mapping(row._mapping)
+
+    def nodes_of_dag(self, conn: Connection, dag_id: int) -> list[NodeRow]:
+        n = self.tables.node
+        rows = conn.execute(select(n).where(n.c.dag_id == dag_id).order_by(n.c.dag_stage))
+        return [NodeRow.from_mapping(r._mapping) for r in rows]
+
+    def subtasks_of_node(self, conn: Connection, node_id: int) -> list[SubTaskRow]:
+        t = self.tables.subtask
+        rows = conn.execute(select(t).where(t.c.node_id == node_id).order_by(t.c.id))
+        return [SubTaskRow.from_mapping(r._mapping) for r in rows]
+
+    def subtasks_in_states(self, conn: Connection, states: tuple[State, ...]) -> list[SubTaskRow]:
+        t = self.tables.subtask
+        rows = conn.execute(select(t).where(t.c.state.in_([int(s) for s in states]), t.c.node_id != 0))
+        return [SubTaskRow.from_mapping(r._mapping) for r in rows]
+
+    def dags(self, conn: Connection, *, unfinished_only: bool = False) -> list[DagRow]:
+        d = self.tables.dag
+        query = select(d).order_by(d.c.id)
+        if unfinished_only:
+            query = query.where(d.c.is_finished.is_(False))
+        return [DagRow.from_mapping(r._mapping) for r in conn.execute(query)]
+
+    def latest_maintenance_dag(self, conn: Connection) -> DagRow | None:
+        d = self.tables.dag
+        row = conn.execute(select(d).where(d.c.is_maintenance.is_(True)).order_by(d.c.id.desc()).limit(1)).first()
+        return DagRow.from_mapping(row._mapping) if row is not None else None
+
+    def logs_of_subtask(self, conn: Connection, task_id: int) -> list[LogRow]:
+        lg = self.tables.log
+        rows = conn.execute(select(lg).where(lg.c.sub_task_id == task_id).order_by(lg.c.id))
+        return [LogRow.from_mapping(r._mapping) for r in rows]
+
+    def logs_of_subtasks(self, conn: Connection, task_ids: list[int]) -> dict[int, list[str]]:
+        if not task_ids:
+            return {}
+        lg = self.tables.log
+        rows = conn.execute(select(lg.c.sub_task_id, lg.c.log_content)
+                            .where(lg.c.sub_task_id.in_(task_ids)).order_by(lg.c.id))
+        result: dict[int, list[str]] = {}
+        for sub_task_id, content in rows:
+            result.setdefault(int(sub_task_id), []).append(content or "")
+        return result
+
+    # -- compare-and-set writes ----------------------------------------------------------
+    def _cas(self, conn: Connection, statement: Any, what: str, *, required: bool = True) -> bool:
+        changed = conn.execute(statement).rowcount == 1
+        if not changed and required:
+            raise NO_ROW_AFFECTED(what)
+        return changed
+
+    def insert_log(self, conn: Connection, task_id: int, execute_times: int, content: str) -> None:
+        now = utcnow()
+        values: dict[str, Any] = dict(sub_task_id=task_id, execute_times=execute_times, log_content=content,
+                                      create_time=now, update_time=now)
+        if self.is_local:
+            values["is_sync"] = True
+        conn.execute(self.tables.log.insert().values(**values))
+
+    def dag_set_running(self, conn: Connection, dag: DagRow) -> bool:
+        d, now = self.tables.dag, utcnow()
+        stmt = (update(d).where(d.c.id == dag.id, d.c.state == int(State.READY),
+                                d.c.start_time.is_not_distinct_from(dag.start_time))
+                .values(state=int(State.RUNNING), stage=dag.current_stage, start_time=now, gmt_modify=now))
+        if not self._cas(conn, stmt, "set dag running", required=False):
+            return False
+        dag.state, dag.stage, dag.start_time = State.RUNNING, dag.current_stage, now
+        return True
+
+    def dag_move_stage(self, conn: Connection, dag: DagRow, stage: int) -> bool:
+        d = self.tables.dag
+        stmt = (update(d).where(d.c.id == dag.id, d.c.stage == dag.stage,
+                                d.c.start_time.is_not_distinct_from(dag.start_time))
+                .values(stage=stage, gmt_modify=utcnow()))
+        return self._cas(conn, stmt, "update dag stage", required=False)
+
+    def dag_finish(self, conn: Connection, dag: DagRow, state: State, *, is_finished: bool) -> bool:
+        d, now = self.tables.dag, utcnow()
+        stmt = (update(d).where(d.c.id == dag.id, d.c.state == int(State.RUNNING),
+                                d.c.start_time.is_not_distinct_from(dag.start_time))
+                .values(state=int(state), is_finished=is_finished, end_time=now, gmt_modify=now))
+        return self._cas(conn, stmt, "finish dag", required=False)
+
+    def node_start(self, conn: Connection, node: NodeRow, context: TaskContext) -> bool:
+        n, now = self.tables.node, utcnow()
+        stmt = (update(n).where(n.c.id == node.id, n.c.state == int(State.PENDING))
+                .values(state=int(State.RUNNING), context=context.to_json(), start_time=now, end_time=now,
+                        gmt_modify=now))
+        if not self._cas(conn, stmt, "start node", required=False):
+            return False
+        node.state, node.context, node.start_time, node.end_time = State.RUNNING, context, now, now
+        return True
+
+    def node_finish(self, conn: Connection, node: NodeRow, state: State) -> bool:
+        n, now = self.tables.node, utcnow()
+        stmt = (update(n).where(n.c.id == node.id, n.c.state == int(State.RUNNING),
+                                n.c.start_time.is_not_distinct_from(node.start_time))
+                .values(state=int(state), end_time=now, gmt_modify=now))
+        if not self._cas(conn, stmt, "finish node", required=False):
+            return False
+        node.state, node.end_time = state, now
+        return True
+
+    def subtask_set_ready(self, conn: Connection, task: SubTaskRow, operator: Operator,
+                          context: TaskContext, agent: AgentInfo, *, from_ready: bool = False) -> bool:
+        """READY for a new attempt (``execute_times+1``, the fencing token of every later write)."""
+        t = self.tables.subtask
+        state_test = t.c.state == int(State.READY) if from_ready else t.c.state != int(State.READY)
+        stmt = (update(t).where(t.c.id == task.id, t.c.execute_times == task.execute_times, state_test)
+                .values(state=int(State.READY), operator=int(operator), execute_times=task.execute_times + 1,
+                        context=context.to_json(), executer_agent_ip=agent.ip, executer_agent_port=agent.port,
+                        gmt_modify=utcnow()))
+        if not self._cas(conn, stmt, "set sub task ready", required=False):
+            return False
+        task.state, task.operator, task.execute_times = State.READY, operator, task.execute_times + 1
+        task.context, task.agent = context, agent
+        return True
+
+    def subtask_start(self, conn: Connection, task: SubTaskRow) -> bool:
+        t, now = self.tables.subtask, utcnow()
+        stmt = (update(t).where(t.c.id == task.id, t.c.execute_times == task.execute_times,
+                                t.c.state == int(State.READY))
+                .values(state=int(State.RUNNING), start_time=now, gmt_modify=now))
+        if self._cas(conn, stmt, "start sub task", required=False):
+            task.state, task.start_time = State.RUNNING, now
+            return True
+        # Accepted when another start of the same attempt already won.
+        current = self.get_subtask(conn, task.id)
+        return (current.state == State.RUNNING and current.execute_times == task.execute_times
+                and current.agent == task.agent)
+
+    def subtask_finish(self, conn: Connection, task_id: int, execute_times: int, state: State,
+                       context: TaskContext) -> bool:
+        t, now = self.tables.subtask, utcnow()
+        stmt = (update(t).where(t.c.id == task_id, t.c.execute_times == execute_times,
+                                t.c.state == int(State.RUNNING))
+                .values(state=int(state), context=context.to_json(), end_time=now, gmt_modify=now))
+        return self._cas(conn, stmt, "finish sub task", required=False)
+
+    def subtask_fail(self, conn: Connection, task: SubTaskRow, reason: str) -> bool:
+        """The scheduler fails a sub-task (cancel, timeout, lost run) and logs why."""
+        t, now = self.tables.subtask, utcnow()
+        stmt = (update(t).where(t.c.id == task.id, t.c.execute_times == task.execute_times,
+                                t.c.state.in_([int(State.READY), int(State.RUNNING)]))
+                .values(state=int(State.FAILED), end_time=now, gmt_modify=now))
+        if not self._cas(conn, stmt, "fail sub task", required=False):
+            return False
+        self.insert_log(conn, task.id, task.execute_times, reason)
+        task.state, task.end_time = State.FAILED, now
+        return True
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
