@@ -48,13 +48,13 @@ class ObStateMonitor:
 
     async def _on_change(self, old: ObState, new: ObState) -> None:
         log.info("obState changed from %d (%s) to %d (%s)", old, old.short_name, new, new.short_name)
-        if new == ObState.AVAILABLE:
-            self.ob_version = await self._read_ob_version()
         for listener in self._listeners:
             try:
                 listener(old, new)
             except Exception:  # a faulty listener must not stop the monitor
                 log.exception("obState listener failed")
+        if new == ObState.AVAILABLE:
+            self.ob_version = await self._read_ob_version()
 
     async def _read_ob_version(self) -> str:
         query = functools.partial(self.pool.query_one, OB_VERSION_SQL)
