@@ -167,7 +167,7 @@ class Executor:
         except Exception as exc:  # unregistered type or a constructor that fails
             self._finish(run, exc)
             return
-        task.bind(task_id=row.id, operator=row.operator, execute_times=row.execute_times, agent=row.agent,
+        task.bind(task_id=row.id, name=row.name, operator=row.operator, execute_times=row.execute_times, agent=row.agent,
                   context=row.context, is_continue=is_continue, log_sink=lambda line: self._write_log(row, line))
         run.attach(task)
         timeout = row.context.timeout_seconds()

@@ -83,9 +83,11 @@ class Task:
 
     # -- runtime --------------------------------------------------------------------------
     def bind(self, *, task_id: int, operator: Operator, execute_times: int, agent: AgentInfo,
-             context: TaskContext, is_continue: bool = False, log_sink: LogSink | None = None) -> None:
+             context: TaskContext, name: str | None = None, is_continue: bool = False,
+             log_sink: LogSink | None = None) -> None:
         """Attach a stored sub-task's runtime state (called by the executor and the DTOs)."""
         self.id = task_id
+        self.task_name = name or self.task_name
         self.operator = operator
         self.execute_times = execute_times
         self.executer_agent = agent

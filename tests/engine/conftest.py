@@ -1,0 +1,73 @@
+"""Engine test fixtures: store targets (SQLite local/cluster; MySQL-protocol when configured)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+import engine_helpers
+from pyobshell.engine.schema import StoreKind, build_tables
+
+MYSQL_URL_ENV = "PYOBSHELL_TEST_MYSQL_URL"  # e.g. mysql+pymysql://root:pw@127.0.0.1:2881/ocs
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    url: str
+    kind: StoreKind
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def fresh_script() -> Iterator[engine_helpers.Script]:
+    engine_helpers.SCRIPT.__init__()  # type: ignore[misc]
+    yield engine_helpers.SCRIPT
+    engine_helpers.SCRIPT.release.set()
+
+
+def _reset_mysql(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        for kind in StoreKind:
+            build_tables(kind).metadata.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite-local", "sqlite-cluster", "mysql-cluster"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    """Every engine behaviour runs against each store this machine can provide."""
+    if request.param == "mysql-cluster":
+        url = os.environ.get(MYSQL_URL_ENV)
+        if not url:
+            pytest.skip(f"{MYSQL_URL_ENV} not set")
+        _reset_mysql(url)
+        return StoreTarget(url, StoreKind.CLUSTER)
+    kind = StoreKind.LOCAL if request.param == "sqlite-local" else StoreKind.CLUSTER
+    return StoreTarget(f"sqlite:///{tmp_path / 'tasks.db'}", kind)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'tasks.db'}"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    # Workers may take a moment to notice an interrupt; the check is only that none hang.
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.startswith("pyobshell-task"):
+            thread.join(timeout=5)
+            assert not thread.is_alive(), f"task thread {thread.name} still running"
