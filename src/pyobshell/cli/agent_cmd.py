@@ -93,7 +93,9 @@ def launch_daemon(config: AgentConfig, timeout_s: float) -> int:
         if _answers(url):
             return child.pid
         time.sleep(0.1)
-    child.terminate()
+    terminate(child.pid, 5.0)
+    child.wait()
+    agent_home.remove_pid(child.pid)
     raise AgentStartError(f"agent did not answer on {config.ip}:{config.port} within {timeout_s:g}s; see {console}")
 
 

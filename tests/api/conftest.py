@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from pyobshell.api.app import create_app
+from pyobshell.api.routing import obshell_router
+from pyobshell.api.state import AgentState
+from pyobshell.errors import TASK_NOT_FOUND
+
+FAKE_PUBLIC_KEY = "MIGJAoGBAFAKE"
+
+
+class EchoBody(BaseModel):
+    name: str
+    count: int
+
+
+def test_only_router():
+    """Routes that exist only in tests: errors of each kind, lists, empty data."""
+    router = obshell_router(prefix="/api/v1/test")
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret-internal-detail")
+
+    @router.get("/boom-sync")
+    def boom_sync() -> None:
+        raise KeyError("secret-internal-detail")
+
+    @router.post("/echo", response_model=EchoBody)
+    async def echo(body: EchoBody) -> EchoBody:
+        return body
+
+    @router.get("/list")
+    async def listing() -> list[int]:
+        return [1, 2, 3]
+
+    @router.get("/nothing")
+    async def nothing() -> None:
+        return None
+
+    @router.get("/not-found")
+    async def not_found() -> None:
+        raise TASK_NOT_FOUND("dag 7")
+
+    return router
+
+
+@pytest.fixture
+def agent_state(tmp_path: Path) -> AgentState:
+    return AgentState(ip="127.0.0.1", port=2886, home=tmp_path, public_key=lambda: FAKE_PUBLIC_KEY)
+
+
+@pytest.fixture
+def app(agent_state: AgentState) -> FastAPI:
+    app = create_app(agent_state)
+    app.include_router(test_only_router())
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
