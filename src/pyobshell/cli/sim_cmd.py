@@ -45,3 +45,78 @@ def package(
         raise typer.Exit(1) from None
     for path in paths:
         typer.echo(str(path))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command("up")
+def up(
+    directory: Annotated[Path, typer.Option("--dir", help="New or empty directory for the cluster's files.")],
+    zones: Annotated[int, typer.Option("--zones", help="Number of zones.")] = 3,
+    servers_per_zone: Annotated[int, typer.Option("--servers-per-zone", help="Observers per zone.")] = 1,
+    version: Annotated[str, typer.Option("--version", help="OceanBase version, e.g. 4.2.1.0.")] = "4.2.1.0",
+    release: Annotated[str, typer.Option("--release", help="BUILD.DIST.")] = "100000012023101010.el7",
+    root_password: Annotated[str, typer.Option("--root-password", help="Password of root@sys.")] = "",
+    net: Annotated[int, typer.Option("--net", help="Second byte of the hosts' 127.x.z.s addresses.")] = 0,
+    no_agents: Annotated[bool, typer.Option("--no-agents", help="Start observers only, no pyobshell agents.")] = False,
+    profile: Annotated[str, typer.Option("--profile", help="Delays: 'realistic' (demo) or 'fast' (tests).")] = "realistic",
+    lease: Annotated[Optional[float], typer.Option("--lease", help="Seconds before a silent observer is INACTIVE.")] = None,
+    sql_port: Annotated[int, typer.Option("--sql-port")] = 2881,
+    rpc_port: Annotated[int, typer.Option("--rpc-port")] = 2882,
+    agent_port: Annotated[int, typer.Option("--agent-port")] = 2886,
+) -> None:
+    """Install and start a simulated cluster, wait until it serves, write DIR/cluster.json."""
+    from pyobshell.sim.sim_cluster import SimError, UpRequest, sim_up
+    from pyobshell.sim.sim_settings import SimSettings
+
+    if profile not in ("realistic", "fast"):
+        raise typer.BadParameter("must be 'realistic' or 'fast'", param_hint="'--profile'")
+    overrides = {"lease": lease} if lease is not None else {}
+    settings = SimSettings.fast(**overrides) if profile == "fast" else SimSettings.realistic(**overrides)
+    request = UpRequest(directory, zones, servers_per_zone, version, release, root_password, net, not no_agents,
+                        sql_port, rpc_port, agent_port, settings)
+    try:
+        document = sim_up(request)
+    except SimError as error:
+        raise _fail(str(error)) from None
+    for observer in document["observers"]:
+        typer.echo(f"observer {observer['zone']} {observer['ip']}:{observer['sql_port']} {observer['version']}")
+    for agent in document["agents"]:
+        typer.echo(f"agent {agent['ip']}:{agent['port']}")
+    typer.echo(f"cluster ready: {directory / 'cluster.json'}")
+
+
+@app.command("down")
+def down(directory: Annotated[Path, typer.Option("--dir", help="Directory given to 'sim up'.")]) -> None:
+    """Stop every process that 'sim up' started in DIR."""
+    from pyobshell.sim.sim_cluster import SimError, sim_down
+
+    try:
+        pids = sim_down(directory)
+    except SimError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"stopped {len(pids)} process(es)")
+
+
+@app.command("fault")
+def fault(
+    directory: Annotated[Path, typer.Option("--dir", help="Directory of the simulated cluster.")],
+    kind: Annotated[str, typer.Option("--kind", help="never_serve, log_never_sync, upgrade_job_fails, extra_startup_delay.")],
+    server: Annotated[str, typer.Option("--server", help="ip:rpc_port of one observer (default: all).")] = "",
+    value: Annotated[str, typer.Option("--value", help="Value, e.g. seconds for extra_startup_delay.")] = "1",
+    clear: Annotated[bool, typer.Option("--clear", help="Switch the fault off.")] = False,
+) -> None:
+    """Switch an injected failure on or off."""
+    from pyobshell.sim.faults import clear_fault, set_fault
+
+    try:
+        if clear:
+            clear_fault(directory, kind, server)
+        else:
+            set_fault(directory, kind, server, value)
+    except ValueError as error:
+        raise _fail(str(error), 2) from None
+    typer.echo(f"fault {kind} {'off' if clear else 'on'} for {server or 'every server'}")

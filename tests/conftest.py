@@ -1,0 +1,72 @@
+"""Shared test helpers: polling with a deadline, and simulated clusters that always come down."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pymysql
+
+T = TypeVar("T")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PYOBSHELL = [sys.executable, "-m", "pyobshell.cli.main"]
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll ``condition`` (fast, then backing off) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    delay, last = 0.02, None
+    while True:
+        try:
+            last = condition()
+        except Exception as error:  # noqa: BLE001 - keep polling, report the last failure
+            last = error
+        if last and not isinstance(last, Exception):
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def run_cli(*args: str, check: bool = True, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([*PYOBSHELL, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"pyobshell {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@contextlib.contextmanager
+def sim_cluster(directory: Path, net: int, zones: int = 3, servers_per_zone: int = 1, version: str = "4.2.1.0",
+                release: str = "100000012023101010.el7", password: str = "rootpw", agents: bool = False,
+                extra: tuple[str, ...] = ()) -> Iterator[dict]:
+    """`pyobshell sim up` with fast delays; `sim down` afterwards, whatever happens."""
+    import json
+
+    args = ["sim", "up", "--dir", str(directory), "--zones", str(zones), "--servers-per-zone", str(servers_per_zone),
+            "--version", version, "--release", release, "--root-password", password, "--net", str(net),
+            "--profile", "fast", *extra]
+    if not agents:
+        args.append("--no-agents")
+    try:
+        run_cli(*args)
+        yield json.loads((directory / "cluster.json").read_text())
+    finally:
+        run_cli("sim", "down", "--dir", str(directory), check=False)
+
+
+def connect(observer: dict, password: str, database: str | None = "oceanbase", autocommit: bool = True,
+            **kwargs) -> pymysql.Connection:
+    return pymysql.connect(host=observer["ip"], port=observer["sql_port"], user="root@sys", password=password,
+                           database=database, connect_timeout=5, read_timeout=30, autocommit=autocommit, **kwargs)
+
+
+def query(conn: pymysql.Connection, sql: str, args: tuple | None = None) -> list[tuple]:
+    with conn.cursor() as cursor:
+        cursor.execute(sql, args)
+        return list(cursor.fetchall())
