@@ -241,6 +241,8 @@ def configure_logging(log_file: str, secret: str) -> None:
     """INFO to stdout and the log file; the final failure line to stderr and the file."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
+    # The driver logs its plugin loading at INFO; only our statements belong in the log.
+    logging.getLogger("mysql.connector").setLevel(logging.WARNING)
     formatter = _MaskingFormatter(secret)
     stdout = logging.StreamHandler(sys.stdout)
     stdout.addFilter(lambda record: not _is_final(record))
