@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pyobshell.cli import sim_cmd
+from pyobshell.cli import agent_cmd, sim_cmd
 
 app = typer.Typer(
     name="pyobshell",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sim_cmd.app, name="sim")
+app.add_typer(agent_cmd.app, name="agent")
 
 
 if __name__ == "__main__":  # pragma: no cover
