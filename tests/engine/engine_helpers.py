@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from pyobshell.engine import AgentInfo, DagDetailDTO, Task, TaskEngine, TaskRegistry, TaskStore
+from pyobshell.engine import AgentInfo, DagDetailDTO, Task, TaskEngine, TaskRegistry, TaskStore, WaitOperator
 from pyobshell.engine.schema import StoreKind
 
 OWNER = AgentInfo("127.0.0.1", 2886)
@@ -98,6 +98,15 @@ class Uncancellable(Blocking):
     can_cancel = False
 
 
+class Waiter(Task):
+    """Stops on purpose until an operator moves the DAG on (obshell's ERR_WAIT_OPERATOR)."""
+
+    can_retry = can_rollback = can_pass = True
+
+    def execute(self) -> None:
+        raise WaitOperator("waiting for the main DAG")
+
+
 class Sleeper(Task):
     """Sleeps for the ``sleep`` param (interruptibly)."""
 
@@ -109,7 +118,7 @@ class Sleeper(Task):
 
 def make_registry() -> TaskRegistry:
     registry = TaskRegistry()
-    for task_type in (Step, Rigid, Blocking, BlockingContinuable, Uncancellable, Sleeper):
+    for task_type in (Step, Rigid, Blocking, BlockingContinuable, Uncancellable, Waiter, Sleeper):
         registry.register(task_type)
     return registry
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 from conftest import StoreTarget
-from engine_helpers import AGENTS, OWNER, SCRIPT, Step, running_engine, wait_dag
+from engine_helpers import AGENTS, OWNER, SCRIPT, Step, Waiter, running_engine, wait_dag
 
-from pyobshell.engine import Node, TaskContext, TemplateBuilder
+from pyobshell.engine import Node, TaskContext, TaskOwnedByOtherAgent, TaskServices, TemplateBuilder
+from pyobshell.engine.generic_id import encode_cluster_id, encode_local_id
+from pyobshell.engine.model import AgentInfo
+from pyobshell.errors import ObshellError
 from pyobshell.engine.dto import ZERO_TIME
+from pyobshell.engine.schema import StoreKind
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +94,23 @@ async def test_read_apis_list_and_show_logs(store_target: StoreTarget) -> None:
         assert [(entry.execute_times, entry.log_content) for entry in logs] == [(1, "step a runs")]
         expected_prefix = "1" if store_target.kind.value == "cluster" else "2"
         assert dag.id.startswith(expected_prefix)
+
+
+async def test_wait_operator_fails_without_an_error_prefix(store_target: StoreTarget) -> None:
+    async with running_engine(store_target.url, store_target.kind) as engine:
+        dag = await wait_dag(engine, engine.create_dag(TemplateBuilder("sub").add_task(Waiter(name="w")).build()).id)
+        task = ((dag.nodes or [])[0].sub_tasks or [])[0]
+        assert (dag.state, task.task_logs) == ("FAILED", ["waiting for the main DAG"])
+        engine.service.operate_dag(dag.id, "pass")
+        assert engine.service.get_dag(dag.id).state == "SUCCEED"
+
+
+async def test_services_route_ids_to_the_store_that_owns_them(sqlite_url: str) -> None:
+    async with running_engine(sqlite_url, StoreKind.LOCAL) as engine:
+        services = TaskServices(engine.service)
+        assert services.for_id(encode_local_id(1, OWNER)) is engine.service
+        with pytest.raises(TaskOwnedByOtherAgent):
+            services.for_id(encode_local_id(1, AgentInfo("10.0.0.2", 2886)))
+        with pytest.raises(ObshellError) as caught:
+            services.for_id(encode_cluster_id(1))
+        assert caught.value.code == "Task.NotFound"

@@ -84,32 +84,41 @@ class DagAdvancer:
             step.changed = True
             self.log.info("DAG %d %r running (operator %s) at stage %d/%d", dag.id, dag.name,
                           dag.operator.name, dag.stage, dag.max_stage, extra={"task_id": dag.id})
-        if dag.state.is_finished or dag.state != State.RUNNING:
+        if dag.state != State.RUNNING:
             return
+        # Walk on through stages in the same transaction as long as nodes finish at once.
+        while self._advance_stage(conn, dag, step):
+            pass
+
+    def _advance_stage(self, conn: Connection, dag: DagRow, step: _Pass) -> bool:
+        """Advance the node at the current stage; True when the DAG moved to another stage."""
         node = self.store.node_at_stage(conn, dag.id, dag.current_stage)
         upstream = None
         if node.state == State.PENDING and dag.operator != Operator.ROLLBACK and dag.current_stage > 1:
             upstream = self.store.node_at_stage(conn, dag.id, dag.current_stage - 1)
         outcome = self._advance_node(conn, node, upstream, step)
         if not outcome.finished:
-            return
+            return False
         if outcome.succeeded:
-            self._after_node_succeeded(conn, dag, step)
-        else:
-            self._finish_failed(conn, dag, node, step)
+            return self._after_node_succeeded(conn, dag, step)
+        self._finish_failed(conn, dag, node, step)
+        return False
 
-    def _after_node_succeeded(self, conn: Connection, dag: DagRow, step: _Pass) -> None:
+    def _after_node_succeeded(self, conn: Connection, dag: DagRow, step: _Pass) -> bool:
         rolling_back = dag.operator == Operator.ROLLBACK
         next_stage = dag.current_stage - 1 if rolling_back else dag.current_stage + 1
         if 1 <= next_stage <= dag.max_stage:
-            if self.store.dag_move_stage(conn, dag, next_stage):
-                step.changed = True
-            return
+            if not self.store.dag_move_stage(conn, dag, next_stage):
+                return False
+            dag.stage = next_stage
+            step.changed = True
+            return True
         if self.store.dag_finish(conn, dag, State.SUCCEED, is_finished=True):
             maintenance.release(conn, self.store.tables, dag.maintainer)
             step.changed = True
             self.log.info("DAG %d %r succeeded (operator %s)", dag.id, dag.name, dag.operator.name,
                           extra={"task_id": dag.id})
+        return False
 
     def _finish_failed(self, conn: Connection, dag: DagRow, node: NodeRow, step: _Pass) -> None:
         # A failed maintenance DAG stays unfinished and keeps its lock until RETRY/ROLLBACK/PASS.
