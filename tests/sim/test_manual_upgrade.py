@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -24,7 +25,8 @@ import rpmfile
 
 pytestmark = pytest.mark.multiprocess
 
-NET = 201
+UPGRADE_NET = 201
+FAILURES_NET = 202
 OLD_VERSION, OLD_RELEASE = "4.2.1.0", "100000012023101010.el7"
 NEW_VERSION, NEW_RELEASE = "4.2.1.1", "101000062023110109.el7"
 ROOT_PASSWORD = "Up-grade#1"
@@ -43,6 +45,7 @@ class Observer:
     ip: str
     sql_port: int
     home: Path
+    rpc_port: int
 
 
 @dataclass
@@ -63,17 +66,17 @@ def pyobshell(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(PYOBSHELL), *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    directory = tmp_path / "cluster"
+@contextmanager
+def simulated_cluster(directory: Path, net: int) -> Iterator[Cluster]:
+    """`sim up` a 3-zone cluster on the old version; `sim down` whatever happens."""
     started: list[subprocess.Popen] = []
     try:
         up = pyobshell("sim", "up", "--dir", str(directory), "--zones", "3", "--servers-per-zone", "1",
-                       "--version", OLD_VERSION, "--release", OLD_RELEASE, "--net", str(NET),
+                       "--version", OLD_VERSION, "--release", OLD_RELEASE, "--net", str(net),
                        "--root-password", ROOT_PASSWORD, "--profile", "fast", "--no-agents")
         assert up.returncode == 0, f"sim up failed:\n{up.stdout}\n{up.stderr}"
         described = json.loads((directory / "cluster.json").read_text())
-        observers = [Observer(o["zone"], o["ip"], int(o["sql_port"]), Path(o["home"]))
+        observers = [Observer(o["zone"], o["ip"], int(o["sql_port"]), Path(o["home"]), int(o["rpc_port"]))
                      for o in described["observers"]]
         yield Cluster(directory, observers, started)
     finally:
@@ -83,6 +86,18 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 process.kill()
             process.wait(timeout=30)
         assert down.returncode == 0, f"sim down failed:\n{down.stdout}\n{down.stderr}"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with simulated_cluster(tmp_path / "cluster", UPGRADE_NET) as running:
+        yield running
+
+
+@pytest.fixture
+def failing_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with simulated_cluster(tmp_path / "cluster", FAILURES_NET) as running:
+        yield running
 
 
 @pytest.fixture
@@ -151,14 +166,33 @@ def wait_until(what: str, probe: Callable[[], T], done: Callable[[T], bool], tim
         delay = min(delay * 2, 1.0)
 
 
-def run_script(staging: Path, script: str, observer: Observer, *extra: str) -> str:
+def script_process(staging: Path, script: str, observer: Observer, *extra: str,
+                   timeout_s: int = SCRIPT_TIMEOUT_S) -> subprocess.CompletedProcess:
     """Run one upgrade script the way obshell does: from the unpacked package, flags glued."""
     command = [sys.executable, str(staging / "etc" / script), f"-h{observer.ip}", f"-P{observer.sql_port}",
-               "-uroot", f"-p{ROOT_PASSWORD}", "-t", str(SCRIPT_TIMEOUT_S), *extra]
-    result = subprocess.run(command, cwd=staging, capture_output=True, text=True, timeout=600,
-                            env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+               "-uroot", f"-p{ROOT_PASSWORD}", "-t", str(timeout_s), *extra]
+    return subprocess.run(command, cwd=staging, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+
+
+def run_script(staging: Path, script: str, observer: Observer, *extra: str) -> str:
+    result = script_process(staging, script, observer, *extra)
     assert result.returncode == 0, f"{script} failed:\n{result.stdout[-4000:]}\n{result.stderr}"
     return result.stdout
+
+
+def failure_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def set_fault(cluster: Cluster, kind: str, observer: Observer | None = None, clear: bool = False) -> None:
+    args = ["sim", "fault", "--dir", str(cluster.directory), "--kind", kind]
+    if observer is not None:
+        args += ["--server", f"{observer.ip}:{observer.rpc_port}"]
+    result = pyobshell(*args, *(["--clear"] if clear else []))
+    assert result.returncode == 0, result.stderr
 
 
 def process_gone(pid: int) -> bool:
@@ -265,3 +299,32 @@ def test_rolling_upgrade_by_hand(cluster: Cluster, new_package: tuple[list[Path]
                                            "where name = 'compatible'")}
     assert compatible == {NEW_VERSION}
     assert {r[0] for r in query(via, "select STATUS from oceanbase.DBA_OB_ZONES")} == {"ACTIVE"}
+
+
+def test_scripts_report_cluster_failures_in_one_line(failing_cluster: Cluster,
+                                                    new_package: tuple[list[Path], Path]) -> None:
+    _, staging = new_package
+    cluster = failing_cluster
+    first, lagging = cluster.observers[0], cluster.observers[1]
+
+    unknown_zone = script_process(staging, "upgrade_health_checker.py", first, "-zzone9")
+    assert failure_line(unknown_zone) == "upgrade_health_checker failed: zone:zone9 doesn't exist"
+
+    set_fault(cluster, "log_never_sync", lagging)
+    wait_until("a replica out of sync", lambda: unsynced_replicas(first), lambda n: n > 0)
+    stuck = script_process(staging, "upgrade_health_checker.py", first, f"-z{lagging.zone}", timeout_s=2)
+    assert failure_line(stuck).startswith(
+        "upgrade_health_checker failed: result not expected, sql: "
+        "select count(*) from oceanbase.GV$OB_LOG_STAT where in_sync = 'NO', expected: 0")
+    set_fault(cluster, "log_never_sync", lagging, clear=True)
+
+    run_script(staging, "upgrade_pre.py", first)
+    set_fault(cluster, "upgrade_job_fails")
+    failed_job = script_process(staging, "upgrade_post.py", first, "-mtenant_upgrade")
+    assert failure_line(failed_job) == ("upgrade_post failed: upgrade job UPGRADE_ALL failed, "
+                                        "see __all_rootservice_job")
+    # The intended recovery: fix the cause, run the same module again.
+    set_fault(cluster, "upgrade_job_fails", clear=True)
+    retried = run_script(staging, "upgrade_post.py", first, "-mtenant_upgrade")
+    assert "alter system run upgrade job 'UPGRADE_ALL'" in retried
+    assert "alter system run job 'root_inspection'" in retried
