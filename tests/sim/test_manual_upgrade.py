@@ -265,7 +265,8 @@ def test_rolling_upgrade_by_hand(cluster: Cluster, new_package: tuple[list[Path]
 
     checker_log = run_script(staging, "upgrade_checker.py", first)
     assert "alter system set server_permanent_offline_time = '72h'" in checker_log
-    run_script(staging, "upgrade_pre.py", first)
+    pre_log = run_script(staging, "upgrade_pre.py", first)
+    assert f"set @@session.ob_query_timeout = {SCRIPT_TIMEOUT_S * 1000000}" in pre_log
     rerun = run_script(staging, "upgrade_pre.py", first)  # idempotent: nothing left to begin
     assert "alter system begin" not in rerun and "alter system set" not in rerun
     assert parameter_values(first, "enable_upgrade_mode") == {"True"}

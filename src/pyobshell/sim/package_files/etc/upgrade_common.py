@@ -103,19 +103,35 @@ def help_text(spec: ScriptSpec) -> str:
     return "\n".join(lines)
 
 
+# Option letter -> long name; -I/-V are switches, the others take a value.
+_LONG_NAMES = {"I": "help", "V": "version", "h": "host", "P": "port", "u": "user", "p": "password",
+               "t": "timeout", "m": "module", "l": "log-file", "z": "zone"}
+_SWITCHES = {"I": "show_help", "V": "show_version"}
+
+
 def parse_options(argv: Sequence[str], spec: ScriptSpec) -> Options:
-    short = "IVh:P:u:p:t:m:l:" + ("z:" if spec.has_zone else "")
-    long = ["help", "version", "host=", "port=", "user=", "password=", "timeout=",
-            "module=", "log-file="] + (["zone="] if spec.has_zone else [])
+    letters = [letter for letter in _LONG_NAMES if letter != "z" or spec.has_zone]
+    short = "".join(letter if letter in _SWITCHES else letter + ":" for letter in letters)
+    long = [_LONG_NAMES[letter] + ("" if letter in _SWITCHES else "=") for letter in letters]
     try:
         pairs, rest = getopt.getopt(list(argv), short, long)
     except getopt.GetoptError as exc:
         raise UsageError(str(exc))
     if rest:
         raise UsageError("unexpected argument: {0}".format(rest[0]))
+    by_flag = {"-" + letter: letter for letter in letters}
+    by_flag.update({"--" + _LONG_NAMES[letter]: letter for letter in letters})
     opts = Options(log_file=spec.default_log_file)
-    for name, value in pairs:
-        _apply_option(opts, name, value)
+    for flag, value in pairs:
+        letter = by_flag[flag]
+        if letter in _SWITCHES:
+            setattr(opts, _SWITCHES[letter], True)
+        elif letter == "P":
+            opts.port = _number(value, "port", minimum=1)
+        elif letter == "t":
+            opts.timeout = _number(value, "timeout", minimum=0)
+        else:
+            setattr(opts, _LONG_NAMES[letter].replace("-", "_"), value)
     if opts.show_help or opts.show_version:
         return opts
     missing = [flag for flag, value in (("-h", opts.host), ("-P", opts.port), ("-u", opts.user))
@@ -126,35 +142,12 @@ def parse_options(argv: Sequence[str], spec: ScriptSpec) -> Options:
     return opts
 
 
-def _apply_option(opts: Options, name: str, value: str) -> None:
-    if name in ("-I", "--help"):
-        opts.show_help = True
-    elif name in ("-V", "--version"):
-        opts.show_version = True
-    elif name in ("-h", "--host"):
-        opts.host = value
-    elif name in ("-P", "--port"):
-        opts.port = _positive_int(value, "port", allow_zero=False)
-    elif name in ("-u", "--user"):
-        opts.user = value
-    elif name in ("-p", "--password"):
-        opts.password = value
-    elif name in ("-t", "--timeout"):
-        opts.timeout = _positive_int(value, "timeout", allow_zero=True)
-    elif name in ("-m", "--module"):
-        opts.module = value
-    elif name in ("-l", "--log-file"):
-        opts.log_file = value
-    elif name in ("-z", "--zone"):
-        opts.zone = value
-
-
-def _positive_int(text: str, what: str, allow_zero: bool) -> int:
+def _number(text: str, what: str, minimum: int) -> int:
     try:
         number = int(text)
     except ValueError:
         raise UsageError("invalid {0}: {1!r} is not a number".format(what, text))
-    if number < 0 or (number == 0 and not allow_zero) or number > 2 ** 31:
+    if not minimum <= number <= 2 ** 31:
         raise UsageError("invalid {0}: {1}".format(what, number))
     return number
 
