@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -66,6 +67,14 @@ class PackageError(ObshellError):
         self.path = Path(path)
 
 
+class _Refused(Exception):
+    """Raised by the helpers below; the public functions add the package path."""
+
+    def __init__(self, problem: PackageProblem, detail: str):
+        super().__init__(detail)
+        self.problem, self.detail = problem, detail
+
+
 class EntryType(Enum):
     FILE = "file"
     DIRECTORY = "directory"
@@ -117,35 +126,33 @@ def inspect_rpm(
     path: str | Path, expected_sha256: str | None = None, allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES
 ) -> PackageInfo:
     """Read and fully verify a package. Raises :class:`PackageError` when it is refused."""
-    with _open(path) as file:
-        rpm = _read_headers(file, path)
+    with _refusals_of(path), _open(path) as file:
+        rpm = _read_headers(file)
         header_start, payload_start = rpm.header_range
-        md5, sha256, payload_sha256, file_size = _digests(file, header_start, payload_start, path)
-        if expected_sha256 is not None and sha256 != expected_sha256.strip().lower():
-            raise PackageError(PackageProblem.CHECKSUM_MISMATCH, path,
-                               f"SHA-256 is {sha256}, expected {expected_sha256.strip().lower()}")
-        _check_signed_digests(rpm, md5, payload_sha256, path)
-        name, version, release, arch = (_text(rpm, tag, path) for tag in ("name", "version", "release", "arch"))
+        md5, sha256, payload_sha256, file_size = _digests(file, header_start, payload_start)
+        expected = (expected_sha256 or "").strip().lower()
+        if expected_sha256 is not None and sha256 != expected:
+            raise _Refused(PackageProblem.CHECKSUM_MISMATCH, f"SHA-256 is {sha256}, expected {expected}")
+        _check_signed_digests(rpm, md5, payload_sha256)
+        name, version, release, arch = (_text(rpm, tag) for tag in ("name", "version", "release", "arch"))
         if name not in allowed_names:
-            raise PackageError(PackageProblem.NAME_NOT_SUPPORTED, path,
-                               f"Unsupported name '{name}', the supported names are [{', '.join(allowed_names)}]")
-        parsed_release = _check_version(version, release, path)
-        compression = _payload_compression(rpm, path)
-        tree = _Tree(path)
-        route_yaml: list[bytes] = []
-        for entry, content in _walk_payload(rpm, path):
+            raise _Refused(PackageProblem.NAME_NOT_SUPPORTED,
+                           f"Unsupported name '{name}', the supported names are [{', '.join(allowed_names)}]")
+        parsed_release = _check_version(version, release)
+        compression = _payload_compression(rpm)
+        tree, route_yaml = _Tree(), None
+        for entry, read_chunk in _walk_payload(rpm):
             tree.add(entry)
             if entry.parts == ROUTE_FILE_PATH and entry.type is EntryType.FILE:
-                route_yaml[:] = [_read_limited(content, entry.size, MAX_ROUTE_FILE_BYTES, path, "route file")]
+                text = _read_limited(read_chunk, entry.size, MAX_ROUTE_FILE_BYTES, "route file")
+                route_yaml = _utf8(text, "route file")
         tree.check_links()
     installed = rpm.headers.get("size")
     return PackageInfo(
         name=name, version=version, release=release, build_number=parsed_release.build,
-        distribution=parsed_release.distribution, arch=arch,
-        size=installed if isinstance(installed, int) else 0, file_size=file_size,
-        payload_size=file_size - header_start, md5=md5, sha256=sha256, compression=compression,
-        entries=tuple(tree.entries),
-        upgrade_dep_yaml=_utf8(route_yaml[0], path, "the packaged route file") if route_yaml else None,
+        distribution=parsed_release.distribution, arch=arch, size=installed if isinstance(installed, int) else 0,
+        file_size=file_size, payload_size=file_size - header_start, md5=md5, sha256=sha256,
+        compression=compression, entries=tuple(tree.entries), upgrade_dep_yaml=route_yaml,
     )
 
 
@@ -157,144 +164,151 @@ def unpack_rpm(path: str | Path, dest_dir: str | Path, strip_prefix: str = PACKA
     symlinks are only created after every file is written, so no write can pass through one.
     On refusal, whatever this call created is removed again. It does not verify digests:
     call :func:`inspect_rpm` for that."""
-    prefix = _safe_parts(strip_prefix, path)
-    writer = _Writer(Path(dest_dir), path)
-    try:
-        with _open(path) as file:
-            rpm = _read_headers(file, path)
-            _payload_compression(rpm, path)
-            tree = _Tree(path)
-            for entry, content in _walk_payload(rpm, path):
-                tree.add(entry)
-                if entry.parts[: len(prefix)] == prefix and len(entry.parts) > len(prefix):
-                    writer.write(entry.parts[len(prefix):], entry, content)
-            tree.check_links()
-            writer.finish()
-    except BaseException:
-        writer.undo()
-        raise
+    with _refusals_of(path):
+        prefix = _safe_parts(strip_prefix)
+        writer = _Writer(Path(dest_dir))
+        try:
+            with _open(path) as file:
+                rpm = _read_headers(file)
+                _payload_compression(rpm)
+                tree = _Tree()  # the whole package must be sound, not only the part unpacked
+                for entry, read_chunk in _walk_payload(rpm):
+                    tree.add(entry)
+                    if entry.parts[: len(prefix)] == prefix and len(entry.parts) > len(prefix):
+                        writer.write(entry.parts[len(prefix):], entry, read_chunk)
+                tree.check_links()
+                writer.finish()
+        except BaseException:
+            writer.undo()
+            raise
     return writer.written
+
+
+@contextmanager
+def _refusals_of(path: str | Path) -> Iterator[None]:
+    """Turn the helpers' refusals and file-system errors into a PackageError naming ``path``."""
+    try:
+        yield
+    except _Refused as refusal:
+        raise PackageError(refusal.problem, path, refusal.detail) from refusal.__cause__
+    except OSError as exc:
+        raise PackageError(PackageProblem.IO_FAILED, path, f"{exc.strerror or exc}: {exc.filename or ''}") from exc
 
 
 # --- reading -----------------------------------------------------------------------------
 
 
 def _open(path: str | Path) -> BinaryIO:
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise PackageError(PackageProblem.IO_FAILED, path, f"cannot open: {exc.strerror or exc}") from exc
+    return open(path, "rb")  # an OSError becomes IO_FAILED in _refusals_of
 
 
-def _read_headers(file: BinaryIO, path: str | Path) -> rpmfile.RPMFile:
+def _read_headers(file: BinaryIO) -> rpmfile.RPMFile:
     lead = file.read(96)
     if len(lead) < 96 or not lead.startswith(_LEAD_MAGIC):
-        raise PackageError(PackageProblem.NOT_RPM, path, "not an RPM file (no RPM lead)")
+        raise _Refused(PackageProblem.NOT_RPM, "not an RPM file (no RPM lead)")
     if file.read(3) != _HEADER_MAGIC:
-        raise PackageError(PackageProblem.CORRUPTED, path, "no signature header after the RPM lead")
+        raise _Refused(PackageProblem.CORRUPTED, "no signature header after the RPM lead")
     file.seek(0)
     try:
         return rpmfile.RPMFile(fileobj=file)
     except Exception as exc:  # rpmfile raises bare asserts, struct and index errors on bad input
-        raise PackageError(PackageProblem.CORRUPTED, path, f"RPM headers cannot be read ({exc!r})") from exc
+        raise _Refused(PackageProblem.CORRUPTED, f"RPM headers cannot be read ({exc!r})") from exc
 
 
-def _text(rpm: rpmfile.RPMFile, tag: str, path: str | Path) -> str:
+def _text(rpm: rpmfile.RPMFile, tag: str) -> str:
     value = rpm.headers.get(tag)
     try:
         text = value.decode("utf-8") if isinstance(value, bytes) else None
     except UnicodeDecodeError:
         text = None
     if not text:
-        raise PackageError(PackageProblem.CORRUPTED, path, f"RPM header has no readable '{tag}'")
+        raise _Refused(PackageProblem.CORRUPTED, f"RPM header has no readable '{tag}'")
     return text
 
 
-def _check_version(version: str, release: str, path: str | Path) -> Release:
+def _check_version(version: str, release: str) -> Release:
     try:
         Version.parse(version)
         return Release.parse(release)
     except ValueError as exc:
-        raise PackageError(PackageProblem.VERSION_INVALID, path, str(exc)) from exc
+        raise _Refused(PackageProblem.VERSION_INVALID, str(exc)) from exc
 
 
-def _payload_compression(rpm: rpmfile.RPMFile, path: str | Path) -> str:
+def _payload_compression(rpm: rpmfile.RPMFile) -> str:
     archive_format = rpm.headers.get("archive_format", b"cpio")
     if archive_format != b"cpio":
-        raise PackageError(PackageProblem.FORMAT_UNSUPPORTED, path,
-                           f"Unsupported payload format '{archive_format!r}', the supported payload format is 'cpio'")
+        raise _Refused(PackageProblem.FORMAT_UNSUPPORTED,
+                       f"Unsupported payload format {archive_format!r}, the supported payload format is 'cpio'")
     compression = rpm.headers.get("archive_compression", b"gzip")  # rpm's default
     name = compression.decode("ascii", "replace") if isinstance(compression, bytes) else repr(compression)
     if name not in _STREAMABLE_COMPRESSIONS:
-        raise PackageError(PackageProblem.COMPRESSION_UNSUPPORTED, path,
-                           f"Unsupported compression '{name}', supported: {', '.join(_STREAMABLE_COMPRESSIONS)}")
+        raise _Refused(PackageProblem.COMPRESSION_UNSUPPORTED,
+                       f"Unsupported compression '{name}', supported: {', '.join(_STREAMABLE_COMPRESSIONS)}")
     return name
 
 
-def _digests(file: BinaryIO, header_start: int, payload_start: int, path: str | Path) -> tuple[str, str, str, int]:
+def _digests(file: BinaryIO, header_start: int, payload_start: int) -> tuple[str, str, str, int]:
     """In one pass: MD5 of header+payload, SHA-256 of the whole file and of the payload, size."""
     md5, sha256, payload_sha256, offset = hashlib.md5(), hashlib.sha256(), hashlib.sha256(), 0
     file.seek(0)
-    try:
-        while chunk := file.read(_CHUNK):
-            sha256.update(chunk)
-            md5.update(chunk[max(0, header_start - offset):])
-            payload_sha256.update(chunk[max(0, payload_start - offset):])
-            offset += len(chunk)
-    except OSError as exc:
-        raise PackageError(PackageProblem.IO_FAILED, path, f"read failed: {exc}") from exc
+    while chunk := file.read(_CHUNK):
+        sha256.update(chunk)
+        md5.update(chunk[max(0, header_start - offset):])
+        payload_sha256.update(chunk[max(0, payload_start - offset):])
+        offset += len(chunk)
     return md5.hexdigest(), sha256.hexdigest(), payload_sha256.hexdigest(), offset
 
 
-def _check_signed_digests(rpm: rpmfile.RPMFile, md5: str, payload_sha256: str, path: str | Path) -> None:
+def _check_signed_digests(rpm: rpmfile.RPMFile, md5: str, payload_sha256: str) -> None:
     """The digests rpm itself records: signature MD5 of header+payload and, in rpm >= 4.14,
     the header's SHA-256 of the compressed payload (algorithm 8)."""
     signed_md5 = rpm.headers.get("sigmd5")
     if isinstance(signed_md5, bytes) and signed_md5.hex() != md5:
-        raise PackageError(PackageProblem.CORRUPTED, path, "header and payload do not match the signature MD5")
+        raise _Refused(PackageProblem.CORRUPTED, "header and payload do not match the signature MD5")
     recorded = rpm.headers.get("payloaddigest")
     recorded = recorded[0] if isinstance(recorded, list) and recorded else recorded
-    if rpm.headers.get("payloaddigestalgo") == 8 and isinstance(recorded, bytes) and recorded.decode() != payload_sha256:
-        raise PackageError(PackageProblem.CORRUPTED, path, "payload does not match its recorded SHA-256")
+    sha256_recorded = rpm.headers.get("payloaddigestalgo") == 8 and isinstance(recorded, bytes)
+    if sha256_recorded and recorded.decode("ascii", "replace") != payload_sha256:
+        raise _Refused(PackageProblem.CORRUPTED, "payload does not match its recorded SHA-256")
 
 
-def _walk_payload(rpm: rpmfile.RPMFile, path: str | Path) -> Iterator[tuple[PayloadEntry, Callable[[], bytes]]]:
+def _walk_payload(rpm: rpmfile.RPMFile) -> Iterator[tuple[PayloadEntry, Callable[[], bytes]]]:
     """Yield each cpio record with a function that reads its next content chunk (b"" at the end).
     Content a caller leaves unread is skipped."""
     stream = rpm.data_file
     while True:
-        header = _read_exact(stream, _NEWC_HEADER_SIZE, path, "cpio header")
+        header = _read_exact(stream, _NEWC_HEADER_SIZE, "cpio header")
         try:
             if header[:6] not in _NEWC_MAGICS:
                 raise ValueError("bad magic")
             fields = [int(header[6 + 8 * i: 14 + 8 * i], 16) for i in range(13)]
         except ValueError as exc:
-            raise PackageError(PackageProblem.CORRUPTED, path, "payload is not a cpio newc archive") from exc
+            raise _Refused(PackageProblem.CORRUPTED, "payload is not a cpio newc archive") from exc
         inode, mode, nlink, size, name_size = fields[0], fields[1], fields[4], fields[6], fields[11]
         if not 0 < name_size <= MAX_NAME_BYTES:
-            raise PackageError(PackageProblem.CORRUPTED, path, f"cpio entry name of {name_size} bytes")
-        name = _utf8(_read_exact(stream, name_size, path, "cpio name").rstrip(b"\0"), path, "entry name")
-        _read_exact(stream, -(_NEWC_HEADER_SIZE + name_size) % 4, path, "cpio padding")
+            raise _Refused(PackageProblem.CORRUPTED, f"cpio entry name of {name_size} bytes")
+        name = _utf8(_read_exact(stream, name_size, "cpio name").rstrip(b"\0"), "entry name")
+        _read_exact(stream, -(_NEWC_HEADER_SIZE + name_size) % 4, "cpio padding")
         if name == _TRAILER:
             return
         left = [size]
 
         def read_chunk(left: list[int] = left) -> bytes:
-            data = _read_exact(stream, min(left[0], _CHUNK), path, "file data") if left[0] else b""
+            data = _read_exact(stream, min(left[0], _CHUNK), "file data") if left[0] else b""
             left[0] -= len(data)
             return data
 
         link_target = None
         if stat.S_ISLNK(mode):
-            link_target = _utf8(_read_limited(read_chunk, size, MAX_LINK_TARGET_BYTES, path, f"link {name}"), path, "link")
-        kind = _entry_type(mode, name, path)
-        yield PayloadEntry(name, _safe_parts(name, path), kind, mode & 0o7777, size, link_target, inode, nlink), read_chunk
+            link_target = _utf8(_read_limited(read_chunk, size, MAX_LINK_TARGET_BYTES, f"link {name}"), "link")
+        kind = _entry_type(mode, name)
+        yield PayloadEntry(name, _safe_parts(name), kind, mode & 0o7777, size, link_target, inode, nlink), read_chunk
         while read_chunk():
             pass
-        _read_exact(stream, -size % 4, path, "cpio padding")
+        _read_exact(stream, -size % 4, "cpio padding")
 
 
-def _read_exact(stream: BinaryIO, size: int, path: str | Path, what: str) -> bytes:
+def _read_exact(stream: BinaryIO, size: int, what: str) -> bytes:
     data = b""
     try:
         while len(data) < size:
@@ -302,46 +316,44 @@ def _read_exact(stream: BinaryIO, size: int, path: str | Path, what: str) -> byt
             if not more:
                 raise EOFError("end of payload")
             data += more
-    except PackageError:
-        raise
     except Exception as exc:  # EOFError, lzma.LZMAError, zlib.error, OSError: all mean a damaged payload
-        raise PackageError(PackageProblem.CORRUPTED, path, f"payload cannot be read fully: {what} ({exc})") from exc
+        raise _Refused(PackageProblem.CORRUPTED, f"payload cannot be read fully: {what} ({exc})") from exc
     return data
 
 
-def _utf8(data: bytes, path: str | Path, what: str) -> str:
+def _utf8(data: bytes, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PackageError(PackageProblem.CORRUPTED, path, f"{what} is not UTF-8") from exc
+        raise _Refused(PackageProblem.CORRUPTED, f"{what} is not UTF-8") from exc
 
 
-def _read_limited(read_chunk: Callable[[], bytes], size: int, limit: int, path: str | Path, what: str) -> bytes:
+def _read_limited(read_chunk: Callable[[], bytes], size: int, limit: int, what: str) -> bytes:
     if size > limit:
-        raise PackageError(PackageProblem.CORRUPTED, path, f"{what} is {size} bytes, more than {limit}")
+        raise _Refused(PackageProblem.CORRUPTED, f"{what} is {size} bytes, more than {limit}")
     data = b""
     while chunk := read_chunk():
         data += chunk
     return data
 
 
-def _entry_type(mode: int, name: str, path: str | Path) -> EntryType:
+def _entry_type(mode: int, name: str) -> EntryType:
     if stat.S_ISREG(mode):
         return EntryType.FILE
     if stat.S_ISDIR(mode):
         return EntryType.DIRECTORY
     if stat.S_ISLNK(mode):
         return EntryType.SYMLINK
-    raise PackageError(PackageProblem.UNSAFE_ENTRY, path, f"entry '{name}' is a device, FIFO or socket (mode {mode:o})")
+    raise _Refused(PackageProblem.UNSAFE_ENTRY, f"entry '{name}' is a device, FIFO or socket (mode {mode:o})")
 
 
-def _safe_parts(name: str, path: str | Path) -> tuple[str, ...]:
+def _safe_parts(name: str) -> tuple[str, ...]:
     """The path below the package root; names that are absolute or climb out are refused."""
     if name.startswith("/"):
-        raise PackageError(PackageProblem.UNSAFE_ENTRY, path, f"entry '{name}' is an absolute path")
+        raise _Refused(PackageProblem.UNSAFE_ENTRY, f"entry '{name}' is an absolute path")
     parts = tuple(p for p in name.split("/") if p not in ("", "."))
     if ".." in parts:
-        raise PackageError(PackageProblem.UNSAFE_ENTRY, path, f"entry '{name}' climbs out of the package root")
+        raise _Refused(PackageProblem.UNSAFE_ENTRY, f"entry '{name}' climbs out of the package root")
     return parts
 
 
@@ -352,8 +364,7 @@ class _Tree:
     """The payload's paths, to refuse entries below a symlink and symlinks that resolve
     outside the package root (following link chains, as the kernel would)."""
 
-    def __init__(self, path: str | Path):
-        self.path = path
+    def __init__(self) -> None:
         self.entries: list[PayloadEntry] = []
         self.links: dict[tuple[str, ...], PayloadEntry] = {}
         self.parents: set[tuple[str, ...]] = set()
@@ -401,25 +412,21 @@ class _Tree:
         return stack
 
     def _refuse(self, detail: str) -> None:
-        raise PackageError(PackageProblem.UNSAFE_ENTRY, self.path, detail)
+        raise _Refused(PackageProblem.UNSAFE_ENTRY, detail)
 
 
 class _Writer:
     """Writes entries below ``dest``; symlinks and directory modes are applied last."""
 
-    def __init__(self, dest: Path, path: str | Path):
-        self.path = path
+    def __init__(self, dest: Path):
         self.written: list[Path] = []
         self.created: list[Path] = []
         existed = dest.exists()
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PackageError(PackageProblem.IO_FAILED, path, f"cannot create '{dest}': {exc.strerror}") from exc
+        dest.mkdir(parents=True, exist_ok=True)
         self.dest = dest.resolve()  # every later path is checked against this real location
         if not existed:
             self.created.append(self.dest)
-        self.tree = _Tree(path)
+        self.tree = _Tree()
         self.dir_modes: dict[Path, int] = {}
         self.hard_links: dict[int, list[Path]] = {}  # inode -> members; rpm stores data with the last
 
@@ -452,7 +459,7 @@ class _Writer:
             try:
                 os.symlink(link.link_target or "", target)
             except FileExistsError as exc:
-                raise PackageError(PackageProblem.UNSAFE_ENTRY, self.path, f"symlink '{link.name}' collides with a file") from exc
+                raise _Refused(PackageProblem.UNSAFE_ENTRY, f"symlink '{link.name}' collides with a file") from exc
             self._record(target)
         for directory in sorted(self.dir_modes, key=lambda p: len(p.parts), reverse=True):
             os.chmod(directory, self.dir_modes[directory] | stat.S_IRWXU)  # keep it removable by us
@@ -471,7 +478,7 @@ class _Writer:
             directory = directory.parent
         inside = Path(os.path.realpath(directory)).is_relative_to(self.dest)
         if directory.is_symlink() or not directory.is_dir() or not inside:
-            raise PackageError(PackageProblem.UNSAFE_ENTRY, self.path, f"'{directory}' in the destination is not a plain directory")
+            raise _Refused(PackageProblem.UNSAFE_ENTRY, f"'{directory}' in the destination is not a plain directory")
         for new in reversed(missing):
             new.mkdir()
             self.created.append(new)
@@ -482,7 +489,7 @@ class _Writer:
         try:
             fd = os.open(target, flags, 0o600)
         except OSError as exc:
-            raise PackageError(PackageProblem.UNSAFE_ENTRY, self.path, f"cannot write '{target.name}': {exc.strerror}") from exc
+            raise _Refused(PackageProblem.UNSAFE_ENTRY, f"cannot write '{target.name}': {exc.strerror}") from exc
         if not existed:
             self.created.append(target)
         with os.fdopen(fd, "wb") as out:

@@ -24,7 +24,9 @@ import yaml
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 from pyobshell.upgrade.versions import Version
 
-ROUTE_FILE_INVALID = ErrorCode("OB.Upgrade.DepYaml.Invalid", ErrorKind.BAD_REQUEST, "Invalid upgrade dependency YAML: {}")
+ROUTE_FILE_INVALID = ErrorCode(
+    "OB.Upgrade.DepYaml.Invalid", ErrorKind.BAD_REQUEST, "Invalid upgrade dependency YAML: {}"
+)
 ROUTE_FILE_EMPTY = ErrorCode(
     "OB.Upgrade.DepYamlMissing", ErrorKind.BAD_REQUEST, "Target package upgrade dependency YAML is empty"
 )
@@ -133,7 +135,8 @@ def _parse_entry(index: int, item: Any) -> RouteEntry:
     where = f"entry {index} (version {key})"
     unknown = sorted(str(k) for k in item if k not in _ENTRY_KEYS)
     if unknown:
-        raise RouteFileError(f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ENTRY_KEYS))}")
+        allowed = ", ".join(sorted(_ENTRY_KEYS))
+        raise RouteFileError(f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
     return RouteEntry(
         key=key,
         version=Version.parse(key),

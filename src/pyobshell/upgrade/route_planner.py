@@ -178,7 +178,9 @@ def _check_direction(current: Version, target: Version) -> None:
 
 def _error(problem: RouteProblem, current: Version, target: Version, reason: str) -> RouteError:
     summaries = {
-        RouteProblem.NO_ROUTE: f"Cannot find the upgrade path from the current version {current} to the target version {target}",
+        RouteProblem.NO_ROUTE: (
+            f"Cannot find the upgrade path from the current version {current} to the target version {target}"
+        ),
         RouteProblem.DOWNGRADE: f"Target version {target} is lower than current version {current}",
         RouteProblem.SAME_BUILD: f"Target version {target} is not greater than current version {current}",
         RouteProblem.DEPRECATED_TARGET: f"Target version {target} is deprecated, cannot upgrade from {current}",

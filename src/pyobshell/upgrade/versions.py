@@ -99,7 +99,9 @@ class Release:
             raise ValueError(f"a release must be a string like '101000062023110109.el7', got {text!r}")
         parts = text.strip().split(".")
         if len(parts) < 2 or not all(parts):
-            raise ValueError(f"malformed release {text!r}: expected 'BUILD.DISTRIBUTION', e.g. '101000062023110109.el7'")
+            raise ValueError(
+                f"malformed release {text!r}: expected 'BUILD.DISTRIBUTION', e.g. '101000062023110109.el7'"
+            )
         if not _BUILD_RE.fullmatch(parts[0]):
             raise ValueError(f"malformed release {text!r}: the build number {parts[0]!r} is not all digits")
         return cls(build=parts[0], distribution=parts[-1])
