@@ -48,7 +48,8 @@ async def one_run(url: str, nodes: int) -> list[float]:
             await asyncio.sleep(0.05)
         dag_id = int(engine.service.row_id(gid))
         with engine.store.transaction() as conn:
-            tasks = [engine.store.subtasks_of_node(conn, node.id)[0] for node in engine.store.nodes_of_dag(conn, dag_id)]
+            nodes = engine.store.nodes_of_dag(conn, dag_id)
+            tasks = [engine.store.subtasks_of_node(conn, node.id)[0] for node in nodes]
     finally:
         await engine.stop()
         engine.close()

@@ -38,7 +38,8 @@ def test_agent_data_is_taken_whole_from_the_side_updated_more_often() -> None:
 
 def test_merge_without_keywords_skips_reserved_params() -> None:
     mine = TaskContext()
-    mine.merge_without_keywords(TaskContext(params={"execute_agents": [], "failure_exit_maintenance": True, "v": 1}))
+    reserved = {"execute_agents": [], "failure_exit_maintenance": True}
+    mine.merge_without_keywords(TaskContext(params={**reserved, "v": 1}))
     assert mine.params == {"v": 1}
     other = TaskContext()
     other.merge_without_exec_agents(TaskContext(params={"execute_agents": [], "failure_exit_maintenance": True}))

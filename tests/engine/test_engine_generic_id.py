@@ -23,7 +23,8 @@ def test_local_ipv4_ids_match_obshell_examples() -> None:
     assert (decoded.id, decoded.agent) == (123, AgentInfo("10.0.0.1", 2886))
 
 
-@pytest.mark.parametrize("agent", [AgentInfo("::1", 2886), AgentInfo("fe80::1:2", 80), AgentInfo("2001:db8::7", 65535)])
+@pytest.mark.parametrize("agent", [AgentInfo("::1", 2886), AgentInfo("fe80::1:2", 80),
+                                   AgentInfo("2001:db8::7", 65535)])
 def test_ipv6_ids_round_trip_even_with_leading_zero_bytes(agent: AgentInfo) -> None:
     gid = encode_local_id(77, agent)
     assert gid[0] == "3" and len(gid) == 1 + 39 + 5 + 2

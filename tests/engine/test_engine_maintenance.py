@@ -6,15 +6,15 @@ import pytest
 from conftest import StoreTarget
 from engine_helpers import SCRIPT, Blocking, Step, running_engine, wait_dag, wait_for
 
-from pyobshell.engine import Maintainer, TaskContext, TaskEngine, TemplateBuilder
+from pyobshell.engine import Maintainer, Task, TaskContext, TaskEngine, TemplateBuilder
 from pyobshell.engine.schema import StoreKind
 from pyobshell.errors import ObshellError
 
 pytestmark = pytest.mark.anyio
 
 
-def _maintenance(name: str, task: object, maintainer: Maintainer | None = None) -> TemplateBuilder:
-    return TemplateBuilder(name).set_maintenance(maintainer or Maintainer.global_()).add_task(task)  # type: ignore[arg-type]
+def _maintenance(name: str, task: Task, maintainer: Maintainer | None = None) -> TemplateBuilder:
+    return TemplateBuilder(name).set_maintenance(maintainer or Maintainer.global_()).add_task(task)
 
 
 def _assert_busy(engine: TaskEngine, holder: str) -> None:
@@ -35,7 +35,8 @@ async def test_second_maintenance_dag_refused_while_the_first_runs(store_target:
         _assert_busy(engine, "first")
         assert [d.name for d in engine.service.list_dags()] == ["first"]  # the refused insert left nothing
         # ordinary DAGs are never blocked
-        plain = await wait_dag(engine, engine.create_dag(TemplateBuilder("plain").add_task(Step(name="p")).build()).id)
+        plain_dag = engine.create_dag(TemplateBuilder("plain").add_task(Step(name="p")).build())
+        plain = await wait_dag(engine, plain_dag.id)
         assert plain.state == "SUCCEED"
         SCRIPT.release.set()
         assert (await wait_dag(engine, first.id)).state == "SUCCEED"

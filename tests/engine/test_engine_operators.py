@@ -33,7 +33,8 @@ def _chain(*names: str, task: type = Step) -> TemplateBuilder:
 async def test_retry_reruns_only_the_failed_sub_tasks(store_target: StoreTarget) -> None:
     SCRIPT.fail.add("fan@127.0.0.2")
     async with running_engine(store_target.url, store_target.kind) as engine:
-        template = TemplateBuilder("retry").add_task(Step(name="fan"), parallel=True).add_task(Step(name="z")).build()
+        template = (TemplateBuilder("retry").add_task(Step(name="fan"), parallel=True)
+                    .add_task(Step(name="z")).build())
         ctx = TaskContext(params={"execute_agents": [a.to_dict() for a in AGENTS]})
         dag = await wait_dag(engine, engine.create_dag(template, ctx).id)
         assert (dag.state, dag.operator, dag.stage) == ("FAILED", "RUN", 1)
@@ -62,8 +63,9 @@ async def test_rollback_undoes_finished_nodes_in_reverse_order(store_target: Sto
         engine.service.operate_dag(dag.id, "ROLLBACK")
         dag = await wait_dag(engine, dag.id, ("SUCCEED",))
         assert (dag.state, dag.operator, dag.stage) == ("SUCCEED", "ROLLBACK", 1)
-        assert SCRIPT.entries("rollback") == ["rollback:c@127.0.0.1", "rollback:b@127.0.0.1", "rollback:a@127.0.0.1"]
-        assert [(n.state, n.operator) for n in dag.nodes or []] == [("SUCCEED", "ROLLBACK")] * 3 + [("PENDING", "RUN")]
+        assert SCRIPT.entries("rollback") == [f"rollback:{n}@127.0.0.1" for n in "cba"]
+        nodes = [(n.state, n.operator) for n in dag.nodes or []]
+        assert nodes == [("SUCCEED", "ROLLBACK")] * 3 + [("PENDING", "RUN")]
 
 
 async def test_cancel_of_a_running_dag_ends_failed_cancel(store_target: StoreTarget) -> None:
@@ -108,7 +110,8 @@ async def test_node_pass_lets_the_dag_continue(store_target: StoreTarget) -> Non
         assert (dag.operator, dag.stage) == ("RUN", 3)
         assert (dag.nodes or [])[1].operator == "PASS"
         assert SCRIPT.entries("execute:c") == ["execute:c@127.0.0.1"]
-        _refused(lambda: engine.service.operate_node(failed_node.id, "pass"), "Task.Node.Operator.PassNotFailedDag")
+        _refused(lambda: engine.service.operate_node(failed_node.id, "pass"),
+                 "Task.Node.Operator.PassNotFailedDag")
 
 
 async def test_operators_on_a_dag_that_is_not_failed_are_refused(store_target: StoreTarget) -> None:
@@ -118,7 +121,8 @@ async def test_operators_on_a_dag_that_is_not_failed_are_refused(store_target: S
                                ("pass", "PassNotFailedDag"), ("cancel", "CancelFinishedDag")):
             _refused(lambda: engine.service.operate_dag(dag.id, operator), f"Task.Dag.Operator.{code}")
         _refused(lambda: engine.service.operate_dag(dag.id, "jump"), "Task.Dag.Operator.NotSupport")
-        _refused(lambda: engine.service.operate_node((dag.nodes or [])[0].id, "retry"), "Task.Node.Operator.NotSupport")
+        _refused(lambda: engine.service.operate_node((dag.nodes or [])[0].id, "retry"),
+                 "Task.Node.Operator.NotSupport")
 
 
 async def test_operators_the_nodes_do_not_allow_are_refused(store_target: StoreTarget) -> None:
@@ -129,7 +133,8 @@ async def test_operators_the_nodes_do_not_allow_are_refused(store_target: StoreT
         for operator, code in (("retry", "RetryNotAllowed"), ("rollback", "RollbackNotAllowed"),
                                ("pass", "PassNotAllowed")):
             _refused(lambda: engine.service.operate_dag(dag.id, operator), f"Task.Dag.Operator.{code}")
-        _refused(lambda: engine.service.operate_node((dag.nodes or [])[0].id, "pass"), "Task.Node.Operator.PassNotAllowed")
+        _refused(lambda: engine.service.operate_node((dag.nodes or [])[0].id, "pass"),
+                 "Task.Node.Operator.PassNotAllowed")
         assert engine.service.get_dag(dag.id).state == "FAILED"  # nothing changed
 
 

@@ -55,7 +55,8 @@ async def test_parallel_node_runs_one_sub_task_per_agent(store_target: StoreTarg
     async with running_engine(store_target.url, store_target.kind) as engine:
         template = (TemplateBuilder("parallel").add_task(Step(name="fan"), parallel=True)
                     .add_task(Step(name="after")).build())
-        dag = await wait_dag(engine, engine.create_dag(template, TaskContext(params={"execute_agents": _agents_param()})).id)
+        ctx = TaskContext(params={"execute_agents": _agents_param()})
+        dag = await wait_dag(engine, engine.create_dag(template, ctx).id)
         assert dag.state == "SUCCEED"
         fan = (dag.nodes or [])[0].sub_tasks or []
         assert sorted(t.execute_agent.ip for t in fan) == sorted(a.ip for a in AGENTS)
@@ -82,7 +83,8 @@ async def test_node_context_params_win_over_the_dag_context(store_target: StoreT
 
 async def test_read_apis_list_and_show_logs(store_target: StoreTarget) -> None:
     async with running_engine(store_target.url, store_target.kind) as engine:
-        dag = await wait_dag(engine, engine.create_dag(TemplateBuilder("reads").add_task(Step(name="a")).build()).id)
+        created = engine.create_dag(TemplateBuilder("reads").add_task(Step(name="a")).build())
+        dag = await wait_dag(engine, created.id)
         brief = engine.service.get_dag(dag.id, show_details=False)
         assert brief.nodes is None and brief.additional_data is None
         assert [d.id for d in engine.service.list_dags()] == [dag.id]
@@ -98,7 +100,8 @@ async def test_read_apis_list_and_show_logs(store_target: StoreTarget) -> None:
 
 async def test_wait_operator_fails_without_an_error_prefix(store_target: StoreTarget) -> None:
     async with running_engine(store_target.url, store_target.kind) as engine:
-        dag = await wait_dag(engine, engine.create_dag(TemplateBuilder("sub").add_task(Waiter(name="w")).build()).id)
+        created = engine.create_dag(TemplateBuilder("sub").add_task(Waiter(name="w")).build())
+        dag = await wait_dag(engine, created.id)
         task = ((dag.nodes or [])[0].sub_tasks or [])[0]
         assert (dag.state, task.task_logs) == ("FAILED", ["waiting for the main DAG"])
         engine.service.operate_dag(dag.id, "pass")

@@ -42,7 +42,8 @@ def test_missing_columns_are_added_and_old_rows_read_as_global(sqlite_url: str) 
     with old.begin() as conn:  # a cluster dag table from before maintenance_type existed
         conn.execute(text("CREATE TABLE dag_instance (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(128) "
                           "NOT NULL, type VARCHAR(128) NOT NULL DEFAULT '', stage INT NOT NULL, max_stage INT NOT "
-                          "NULL, state INT NOT NULL, is_maintenance BOOLEAN NOT NULL DEFAULT 0, is_finished BOOLEAN "
+                          "NULL, state INT NOT NULL, is_maintenance BOOLEAN NOT NULL DEFAULT 0, "
+                          "is_finished BOOLEAN "
                           "NOT NULL DEFAULT 0, context TEXT, operator INT NOT NULL, start_time DATETIME, end_time "
                           "DATETIME)"))
         conn.execute(text("INSERT INTO dag_instance (name, stage, max_stage, state, is_maintenance, operator) "

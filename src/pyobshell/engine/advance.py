@@ -157,7 +157,8 @@ class DagAdvancer:
                        step: _Pass) -> _NodeOutcome:
         if node.operator == Operator.CANCEL:
             for task in tasks:
-                if task.state in (State.READY, State.RUNNING) and self.store.subtask_fail(conn, task, CANCELLED_LOG):
+                running = task.state in (State.READY, State.RUNNING)
+                if running and self.store.subtask_fail(conn, task, CANCELLED_LOG):
                     step.cancel.append(task.id)
                     step.changed = True
             return _NodeOutcome(True, False)

@@ -115,7 +115,8 @@ class DtoBuilder:
             return None
         try:
             instance = self.registry.create(task.struct_name)
-            instance.bind(task_id=task.id, name=task.name, operator=task.operator, execute_times=task.execute_times,
+            instance.bind(task_id=task.id, name=task.name, operator=task.operator,
+                          execute_times=task.execute_times,
                           agent=task.agent, context=task.context)
             data = instance.get_additional_data()
         except Exception:  # a broken hook must not break reading the task

@@ -167,8 +167,9 @@ class Executor:
         except Exception as exc:  # unregistered type or a constructor that fails
             self._finish(run, exc)
             return
-        task.bind(task_id=row.id, name=row.name, operator=row.operator, execute_times=row.execute_times, agent=row.agent,
-                  context=row.context, is_continue=is_continue, log_sink=lambda line: self._write_log(row, line))
+        task.bind(task_id=row.id, name=row.name, operator=row.operator, execute_times=row.execute_times,
+                  agent=row.agent, context=row.context, is_continue=is_continue,
+                  log_sink=lambda line: self._write_log(row, line))
         run.attach(task)
         timeout = row.context.timeout_seconds()
         timer = threading.Timer(timeout, self._on_timeout, args=(run,))

@@ -24,7 +24,10 @@ from pyobshell.errors import (
 )
 
 FREE = MaintenanceType.NOT_UNDER_MAINTENANCE
-_LOCAL_STATUS_ROW = {MaintenanceType.GLOBAL_MAINTENANCE: "status", MaintenanceType.OBPROXY_MAINTENANCE: "obproxy_status"}
+_LOCAL_STATUS_ROW = {
+    MaintenanceType.GLOBAL_MAINTENANCE: "status",
+    MaintenanceType.OBPROXY_MAINTENANCE: "obproxy_status",
+}
 _CLUSTER_STATUS_ID = 1
 _UNLOCKED_BEFORE = EPOCH.replace(day=2)  # gmt_locked before 1970-01-02 means unlocked
 
