@@ -42,13 +42,13 @@ VERSION_NOT_SUPPORTED = ErrorCode("Agent.OBVersionNotSupported", _B, "{}")
 
 
 class RouteProblem(Enum):
-    """Why no route could be planned; the value is the obshell error code it is reported with."""
+    """Why no route could be planned (``_CODES`` maps each to the obshell error code it is reported with)."""
 
-    NO_ROUTE = "OB.Upgrade.Path.NotExist"
-    DOWNGRADE = "OB.Upgrade.ToLowerVersion"
-    SAME_BUILD = "OB.Upgrade.ToLowerVersion (same build)"
-    DEPRECATED_TARGET = "OB.Upgrade.ToDeprecatedVersion"
-    TARGET_UNSUPPORTED = "Agent.OBVersionNotSupported"
+    NO_ROUTE = "no_route"
+    DOWNGRADE = "downgrade"
+    SAME_BUILD = "same_build"
+    DEPRECATED_TARGET = "deprecated_target"
+    TARGET_UNSUPPORTED = "target_unsupported"
 
 
 _CODES = {
