@@ -472,21 +472,22 @@ def run_script(spec: ScriptSpec, argv: Sequence[str], body: ScriptBody) -> int:
                  opts.password.replace('"', '\\"'), opts.timeout, opts.module, opts.log_file,
                  ', zone="{0}"'.format(opts.zone) if spec.has_zone else "")
     session: Optional[Session] = None
+    failure = ""
     try:
         modules = select_modules(spec, opts.module)
         session = connect(opts)
         body(session, opts, modules)
     except ScriptError as exc:
-        _report_failure(exc.final_line(spec.name))
-        return EXIT_FAILED
+        failure = exc.final_line(spec.name)
     except Exception as exc:  # a bug, not an expected failure: keep the traceback in the log
         logging.exception("unexpected error")
-        _report_failure("{0} failed: unexpected error: {1}: {2}".format(spec.name, type(exc).__name__, exc))
+        failure = "{0} failed: unexpected error: {1}: {2}".format(spec.name, type(exc).__name__, exc)
+    if session is not None:
+        _print_statistics(session)
+        session.close()
+    if failure:
+        _report_failure(failure)  # last, so it is the last line of the log and of stderr
         return EXIT_FAILED
-    finally:
-        if session is not None:
-            _print_statistics(session)
-            session.close()
     logging.info("%s succeeded", spec.name)
     return EXIT_OK
 
