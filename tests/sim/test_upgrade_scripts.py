@@ -375,3 +375,15 @@ def test_post_fails_when_the_upgrade_job_fails(scripts) -> None:
     session.on("__all_sys_parameter where name = 'enable_ddl'", [])
     with pytest.raises(scripts["upgrade_common"].ScriptError, match="upgrade job UPGRADE_VIRTUAL_SCHEMA failed"):
         post.run_upgrade_job(session, "UPGRADE_VIRTUAL_SCHEMA", 5)
+
+
+def test_waits_poll_fast_then_back_off(scripts, monkeypatch: pytest.MonkeyPatch) -> None:
+    common = scripts["upgrade_common"]
+    slept: list[float] = []
+    monkeypatch.setattr(common.time, "sleep", slept.append)
+    values = iter([5, 4, 3, 2, 1, 1, 0])
+    session = FakeSession()
+    session.on("GV$OB_LOG_STAT", lambda: [(next(values),)])
+    common.wait_for_value(session, "select count(*) from oceanbase.GV$OB_LOG_STAT where in_sync = 'NO'", 0, 600)
+    assert slept == pytest.approx([0.2, 0.4, 0.8, 1.6, 2.0, 2.0])
+    assert len(session.queries) == 7
