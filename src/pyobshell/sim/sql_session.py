@@ -27,6 +27,7 @@ from sqlglot.errors import ParseError
 
 from pyobshell.sim import alter_system, cluster_state, sql_errors as err, sql_functions
 from pyobshell.sim.server_health import refresh_live_table
+from pyobshell.sim.show_create import show_create_table
 from pyobshell.sim.sim_settings import SimSettings
 from pyobshell.sim.sql_functions import parse_datetime_text
 from pyobshell.sim.sql_translate import SYSTEM_DB, Translated, translate, validate_database_name
@@ -82,6 +83,7 @@ class SimSession(Session):
             if m not in (self._begin_middleware, self._commit_middleware, self._rollback_middleware,
                          self._static_query_middleware)
         ]
+        self.middlewares.insert(0, self._show_create_middleware)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-session")
         self._system: sqlite3.Connection | None = None
         self._user: sqlite3.Connection | None = None
@@ -160,12 +162,25 @@ class SimSession(Session):
             "CURRENT_VERSION": lambda: self.variables.get("version"),
             "DATABASE": lambda: self.database,
             "SCHEMA": lambda: self.database,
+            "CURRENT_SCHEMA": lambda: self.database,
             "USER": lambda: self.variables.get("external_user"),
             "CURRENT_USER": lambda: self.username,
             "CONNECTION_ID": lambda: self.connection.connection_id,
         }
         with VariableProcessor(functions, self.variables, q.expression).set_variables():
             return await q.next()
+
+    async def _show_create_middleware(self, q: Any) -> Any:
+        expression = q.expression
+        if not (isinstance(expression, exp.Show) and expression.name.upper() == "CREATE TABLE"):
+            return await q.next()
+        target = expression.args.get("target")
+        table = target.name if isinstance(target, exp.Expression) else str(target or "")
+        db = (expression.text("db") or self.database or "").lower()
+        if db in ("", SYSTEM_DB):
+            raise err.not_supported("SHOW CREATE TABLE on system views")
+        ddl = await self._run(self._show_create, db, table)
+        return [(table, ddl)], ["Table", "Create Table"]
 
     # --- worker-thread side ---------------------------------------------------------------
 
@@ -299,12 +314,19 @@ class SimSession(Session):
         conn = self._user_conn()
         schema: dict[str, dict] = {}
         for name in names:
-            tables = conn.execute(f"SELECT name FROM {_quote(name)}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            tables = conn.execute(f"SELECT name FROM {_quote(name)}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_\\_sim%' ESCAPE '\\'")
             schema[name] = {
                 table: {col[1]: (col[2] or "TEXT") for col in conn.execute(f"PRAGMA {_quote(name)}.table_info({_quote(table)})")}
                 for (table,) in tables.fetchall()
             }
         return schema
+
+    def _show_create(self, db: str, table: str) -> str:
+        self._attach({db})
+        ddl = show_create_table(self._user_conn(), db, table)
+        if ddl is None:
+            raise err.no_such_table(db, table)
+        return ddl
 
     def _close_connections(self) -> None:
         for conn in (self._user, self._system):

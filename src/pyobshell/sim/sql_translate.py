@@ -57,6 +57,8 @@ class Translated:
 
 def translate(expression: exp.Expression, current_db: str | None) -> Translated:
     expression = expression.copy()
+    if expression.args.get("kind") == "INDEX" and isinstance(expression, (exp.Create, exp.Drop)):
+        return _translate_index(expression, current_db)
     ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     scope, databases = _resolve_tables(expression, current_db, ctes)
     locking = bool(expression.args.get("locks"))
@@ -72,6 +74,30 @@ def translate(expression: exp.Expression, current_db: str | None) -> Translated:
         _rewrite_on_duplicate(expression)
     sql = expression.sql(dialect=SimSQLite)
     return Translated(sql, scope, databases, isinstance(expression, _WRITES), locking, follow_up)
+
+
+def _translate_index(statement: exp.Create | exp.Drop, current_db: str | None) -> Translated:
+    """CREATE/DROP INDEX: SQLite names indexes per database, MySQL per table, so the
+    simulator stores index ``i`` of table ``t`` as ``t__i`` in the table's database."""
+    if isinstance(statement, exp.Create):
+        index = statement.this
+        table = index.args["table"]
+        name = index.name
+    else:
+        table = statement.args["cluster"].this
+        name = statement.expressions[0].name if statement.expressions else statement.args["tables"][0].name
+    scope, databases = _resolve_tables(table, current_db, set())
+    if scope != "user":
+        raise not_supported("index DDL on oceanbase system tables")
+    db = table.text("db")
+    exists = " IF EXISTS" if statement.args.get("exists") else ""
+    if isinstance(statement, exp.Drop):
+        return Translated(f'DROP INDEX{exists} "{db}"."{table.name}__{name}"', scope, databases, is_write=True)
+    columns = ", ".join(f'"{ordered.this.name}"' for ordered in index.args["params"].args.get("columns") or [])
+    unique = "UNIQUE " if statement.args.get("unique") else ""
+    exists = " IF NOT EXISTS" if statement.args.get("exists") else ""
+    sql = f'CREATE {unique}INDEX{exists} "{db}"."{table.name}__{name}" ON "{table.name}" ({columns})'
+    return Translated(sql, scope, databases, is_write=True)
 
 
 def _resolve_tables(expression: exp.Expression, current_db: str | None, ctes: set[str]) -> tuple[str, set[str]]:
