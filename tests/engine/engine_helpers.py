@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -151,9 +151,10 @@ async def wait_dag(engine: TaskEngine, gid: str, states: Iterable[str] = ("SUCCE
                          f"stage {dag.stage}")
 
 
-async def wait_for(condition: threading.Event, timeout: float = 10.0) -> None:
+async def wait_for(condition: threading.Event | Callable[[], bool], timeout: float = 10.0) -> None:
+    check = condition.is_set if isinstance(condition, threading.Event) else condition
     deadline = time.monotonic() + timeout
-    while not condition.is_set():
+    while not check():
         if time.monotonic() > deadline:
             raise AssertionError("condition never became true")
         await asyncio.sleep(0.01)

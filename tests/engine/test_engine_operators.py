@@ -79,7 +79,7 @@ async def test_cancel_of_a_running_dag_ends_failed_cancel(store_target: StoreTar
         assert (dag.state, dag.operator, dag.stage) == ("FAILED", "CANCEL", 2)
         blocked = ((dag.nodes or [])[1].sub_tasks or [])[0]
         assert blocked.state == "FAILED" and "sub task cancelled" in (blocked.task_logs or [])
-        assert SCRIPT.cancel_hooks == ["wait"]
+        await wait_for(lambda: SCRIPT.cancel_hooks == ["wait"])  # the hook runs in its own thread
         assert SCRIPT.entries("execute:never") == []
         _refused(lambda: engine.service.operate_dag(created.id, "cancel"), "Task.Dag.Operator.CancelFinishedDag")
 

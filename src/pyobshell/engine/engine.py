@@ -8,6 +8,9 @@ cluster store::
     dto = engine.service.create_dag(template, context)
     ...
     await engine.stop()
+
+An engine object is started and stopped once; after a stop, build a new one on the same store
+(it recovers what the old one left running).
 """
 
 from __future__ import annotations

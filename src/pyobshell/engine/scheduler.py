@@ -9,7 +9,6 @@ is only a safety net (timeouts, lost wake-ups, rows changed by another process).
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from pyobshell.engine.advance import DagAdvancer
@@ -19,18 +18,18 @@ class Scheduler:
     def __init__(self, advancer: DagAdvancer, *, tick_seconds: float = 1.0):
         self.advancer = advancer
         self.tick_seconds = tick_seconds
-        # One thread: passes never overlap, and blocking database work stays off the loop.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyobshell-scheduler")
+        self._thread: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._lock = threading.Lock()
         self.passes = 0
 
     def start(self) -> None:
         """Start the loop on the running event loop."""
         if self._task is not None:
             return
+        # One thread: passes never overlap, and blocking database work stays off the loop.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyobshell-scheduler")
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._task = self._loop.create_task(self._run(), name="pyobshell-scheduler")
@@ -43,7 +42,9 @@ class Scheduler:
                 await task
             except asyncio.CancelledError:
                 pass
-        self._thread.shutdown(wait=True)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
 
     def wake(self) -> None:
         """Ask for a pass soon. Thread-safe; a no-op before start or after stop."""
@@ -56,7 +57,7 @@ class Scheduler:
             pass  # the loop is shutting down
 
     async def _run(self) -> None:
-        assert self._loop is not None and self._wake is not None
+        assert self._loop is not None and self._wake is not None and self._thread is not None
         log = self.advancer.log
         log.info("scheduler started (tick %.1f s)", self.tick_seconds)
         while True:
