@@ -23,3 +23,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+demo: $(STAMP)
+	$(PY) demo/rolling_upgrade_by_hand.py

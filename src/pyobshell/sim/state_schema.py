@@ -94,7 +94,7 @@ VIEWS: dict[str, str] = {
     "__all_server": """
         SELECT s.svr_ip, s.svr_port, s.id, s.zone, s.sql_port AS inner_port, s.sql_port,
                l.is_rs AS with_rootserver,
-               CASE WHEN l.alive = 1 THEN 'ACTIVE' ELSE 'INACTIVE' END AS status,
+               CASE WHEN l.alive = 1 THEN 'ACTIVE' ELSE 'INACTIVE' END COLLATE NOCASE AS status,
                l.start_service_us AS start_service_time, s.stop_time_us AS stop_time,
                s.build_version, l.last_offline_us AS last_offline_time,
                s.create_us AS gmt_create, s.modify_us AS gmt_modify
@@ -102,7 +102,7 @@ VIEWS: dict[str, str] = {
     "DBA_OB_SERVERS": f"""
         SELECT s.svr_ip AS SVR_IP, s.svr_port AS SVR_PORT, s.id AS ID, s.zone AS ZONE,
                s.sql_port AS SQL_PORT, CASE WHEN l.is_rs = 1 THEN 'YES' ELSE 'NO' END AS WITH_ROOTSERVER,
-               CASE WHEN l.alive = 1 THEN 'ACTIVE' ELSE 'INACTIVE' END AS STATUS,
+               CASE WHEN l.alive = 1 THEN 'ACTIVE' ELSE 'INACTIVE' END COLLATE NOCASE AS STATUS,
                {_ts('l.start_service_us')} AS START_SERVICE_TIME, {_ts('s.stop_time_us')} AS STOP_TIME,
                NULL AS BLOCK_MIGRATE_IN_TIME, {_ts('s.create_us')} AS CREATE_TIME,
                {_ts('s.modify_us')} AS MODIFY_TIME, s.build_version AS BUILD_VERSION,
@@ -135,7 +135,7 @@ VIEWS: dict[str, str] = {
     "DBA_OB_TENANTS": f"""
         SELECT tenant_id AS TENANT_ID, tenant_name AS TENANT_NAME, tenant_type AS TENANT_TYPE,
                {_ts('create_us')} AS CREATE_TIME, {_ts('create_us')} AS MODIFY_TIME,
-               'zone1' AS PRIMARY_ZONE, NULL AS LOCALITY, status AS STATUS, 'NO' AS LOCKED,
+               'zone1' AS PRIMARY_ZONE, NULL AS LOCALITY, status COLLATE NOCASE AS STATUS, 'NO' AS LOCKED,
                CASE WHEN compatibility_mode = 1 THEN 'ORACLE' ELSE 'MYSQL' END AS COMPATIBILITY_MODE,
                role AS TENANT_ROLE
         FROM __sim_tenant""",
@@ -166,7 +166,7 @@ VIEWS: dict[str, str] = {
     "GV$OB_LOG_STAT": """
         SELECT t.tenant_id AS TENANT_ID, ls.ls_id AS LS_ID, s.svr_ip AS SVR_IP, s.svr_port AS SVR_PORT,
                CASE WHEN l.is_rs = 1 THEN 'LEADER' ELSE 'FOLLOWER' END AS ROLE,
-               CASE WHEN l.in_sync = 1 THEN 'YES' ELSE 'NO' END AS IN_SYNC,
+               CASE WHEN l.in_sync = 1 THEN 'YES' ELSE 'NO' END COLLATE NOCASE AS IN_SYNC,
                (SELECT group_concat(svr_ip || ':' || svr_port || ':1', ',') FROM __sim_server) AS PAXOS_MEMBER_LIST,
                (SELECT count(*) FROM __sim_server) AS PAXOS_REPLICA_NUM,
                1000 AS MAX_SCN, 1000 AS END_SCN
@@ -177,7 +177,7 @@ VIEWS: dict[str, str] = {
         SELECT t.tenant_id AS TENANT_ID, m.frozen_scn AS FROZEN_SCN, NULL AS FROZEN_TIME,
                m.frozen_scn AS GLOBAL_BROADCAST_SCN, m.last_scn AS LAST_SCN, NULL AS LAST_FINISH_TIME,
                NULL AS START_TIME,
-               CASE WHEN m.busy_until_us > sim_now_us() THEN 'COMPACTING' ELSE 'IDLE' END AS STATUS,
+               CASE WHEN m.busy_until_us > sim_now_us() THEN 'COMPACTING' ELSE 'IDLE' END COLLATE NOCASE AS STATUS,
                'NO' AS IS_ERROR, CASE WHEN m.suspended = 1 THEN 'YES' ELSE 'NO' END AS IS_SUSPENDED,
                '' AS INFO
         FROM __sim_tenant t LEFT JOIN __sim_merge m ON m.tenant_id = t.tenant_id""",
@@ -190,7 +190,7 @@ VIEWS: dict[str, str] = {
         FROM __sim_checkpoint c CROSS JOIN __sim_tenant t""",
     "__all_rootservice_job": """
         SELECT job_id, job_type,
-               CASE WHEN sim_now_us() >= finish_at_us THEN final_status ELSE 'INPROGRESS' END AS job_status,
+               CASE WHEN sim_now_us() >= finish_at_us THEN final_status ELSE 'INPROGRESS' END COLLATE NOCASE AS job_status,
                CASE WHEN sim_now_us() >= finish_at_us AND final_status = 'FAILED' THEN -4016
                     WHEN sim_now_us() >= finish_at_us THEN 0 ELSE NULL END AS return_code,
                rs_svr_ip, rs_svr_port, sim_us_to_datetime(gmt_create_us) AS gmt_create,
@@ -199,7 +199,7 @@ VIEWS: dict[str, str] = {
         FROM __sim_job""",
     "DBA_OB_TENANT_JOBS": """
         SELECT job_id AS JOB_ID, job_type AS JOB_TYPE,
-               CASE WHEN sim_now_us() >= finish_at_us THEN final_status ELSE 'INPROGRESS' END AS JOB_STATUS,
+               CASE WHEN sim_now_us() >= finish_at_us THEN final_status ELSE 'INPROGRESS' END COLLATE NOCASE AS JOB_STATUS,
                CASE WHEN sim_now_us() >= finish_at_us THEN 0 ELSE NULL END AS RESULT_CODE,
                1 AS TENANT_ID
         FROM __sim_job WHERE job_type NOT IN ('UPGRADE_ALL', 'UPGRADE_VIRTUAL_SCHEMA', 'RUN_UPGRADE_POST_JOB')""",
