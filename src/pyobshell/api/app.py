@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pyobshell import __version__
-from pyobshell.api import routes_agent, routes_agents
+from pyobshell.api import routes_agent, routes_agents, routes_rpc_agent
+from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.error_handlers import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
 from pyobshell.api.models import ServerState
@@ -42,7 +43,9 @@ def create_app(state: AgentState) -> FastAPI:
     )
     app.state.agent = state
     install_error_handlers(app)
+    app.add_middleware(AuthMiddleware)  # inside the envelope: refusals get a trace id
     app.add_middleware(EnvelopeMiddleware)
     app.include_router(routes_agent.router)
     app.include_router(routes_agents.router)
+    app.include_router(routes_rpc_agent.router)
     return app

@@ -10,21 +10,24 @@ import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
 import uvicorn
 
 from pyobshell.agent_home import AgentHome
+from pyobshell.api.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
 from pyobshell.api.logging_setup import configure_logging
+from pyobshell.api.root_password import RootPasswordKeeper
 from pyobshell.api.secret_source import SECURITY_NOT_READY, key_pair_public_key
 from pyobshell.api.state import AgentState
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions
 from pyobshell.ob.monitor import ObStateMonitor
 from pyobshell.ob.target import ObserverConfigError, ObserverTarget, load_observer_target
+from pyobshell.security.keypair import AgentKeyPair
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +136,22 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
         if exc.error_code is not SECURITY_NOT_READY:
             raise
         log.warning("%s", exc.message)
+    state.security = build_security(config, target, state)
     return state
+
+
+def build_security(config: AgentConfig, target: ObserverTarget, state: AgentState) -> AgentSecurity:
+    """Request authentication: real root@sys logins, the cluster token, the key pair."""
+
+    def use_new_password(password: str) -> None:  # a client proved the password changed in OB
+        for pool in (state.ob_pool, state.ob_monitor.pool if state.ob_monitor else None):
+            if pool is not None:
+                pool.target = replace(pool.target, password=password)
+
+    key_pair = AgentKeyPair.load_or_create(config.home)
+    keeper = RootPasswordKeeper.for_observer(target, config.home, key_pair, on_change=use_new_password)
+    # No agent password can be set yet; a later set-password route passes its source here.
+    return AgentSecurity.for_agent(config.home, key_pair, keeper)
 
 
 def serve(config: AgentConfig) -> None:

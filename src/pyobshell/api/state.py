@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyobshell import __version__
+from pyobshell.api.agent_security import AgentSecurity
 from pyobshell.api.models import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.api.secret_source import PublicKeySource
 from pyobshell.ob.connection import ObConnectionPool
@@ -50,10 +51,23 @@ class AgentState:
     under_maintenance: Callable[[], bool] = lambda: False
     agent_password_set: Callable[[], bool] = lambda: False
     peer_statuses: PeerStatuses = no_peers
+    # Request authentication (api/auth.py). None refuses every route that is not public.
+    security: AgentSecurity | None = None
 
     @property
     def agent(self) -> AgentInfoWithIdentity:
         return AgentInfoWithIdentity(ip=self.ip, port=self.port, identity=self.identity)
+
+    def root_password(self) -> str:
+        """The root@sys password for the agent's own SQL work.
+
+        The last one a client proved by a real login to the observer (adopted when it changed
+        in OceanBase, and kept encrypted in the agent home), else the one given at start-up
+        (``OB_ROOT_PASSWORD``), else "".
+        """
+        if self.security is not None and self.security.root_password is not None:
+            return self.security.root_password.current()
+        return self.observer.password if self.observer is not None else ""
 
     @property
     def ob_state(self) -> ObState:

@@ -1,0 +1,21 @@
+"""The file check of an authenticated upload: ``X-OCS-File-SHA256`` against the received bytes.
+
+An upload route declares ``accepts(PASSWORD.with_plain_body())`` (the caller is authenticated
+by the usual header, the multipart body is streamed untouched), hashes the file while saving
+it, then calls :func:`verify_file_digest`; a missing or wrong value is the uniform 401.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.security.auth_error import AuthError, AuthFailure
+from pyobshell.security.file_digest import FILE_SHA256_HEADER, file_sha256_matches
+
+
+def verify_file_digest(request: Request, security: AgentSecurity | None, actual_sha256_hex: str) -> None:
+    """Raise the uniform 401 unless the request's file header names ``actual_sha256_hex``."""
+    value = request.headers.get(FILE_SHA256_HEADER)
+    if security is None or not value or not file_sha256_matches(security.key_pair, value, actual_sha256_hex):
+        raise AuthError(AuthFailure.BODY_UNDECRYPTABLE)
