@@ -1,4 +1,6 @@
-"""Shared test helpers: polling with a deadline, and simulated clusters that always come down."""
+"""Shared test helpers: polling with a deadline, and simulated clusters that always come down.
+
+Imported by tests as `simhelpers` (tests/ is on sys.path through tests/conftest.py)."""
 
 from __future__ import annotations
 

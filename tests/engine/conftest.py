@@ -12,15 +12,11 @@ import pytest
 from sqlalchemy import create_engine
 
 import engine_helpers
+from simhelpers import sim_cluster
+from engine_helpers import StoreTarget
 from pyobshell.engine.schema import StoreKind, build_tables
 
 MYSQL_URL_ENV = "PYOBSHELL_TEST_MYSQL_URL"  # e.g. mysql+pymysql://root:pw@127.0.0.1:2881/ocs
-
-
-@dataclass(frozen=True)
-class StoreTarget:
-    url: str
-    kind: StoreKind
 
 
 @pytest.fixture
@@ -44,13 +40,28 @@ def _reset_mysql(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite-local", "sqlite-cluster", "mysql-cluster"])
+@pytest.fixture(scope="session")
+def cluster_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The `ocs` database of a simulated OceanBase (or of the server named by the env var)."""
+    url = os.environ.get(MYSQL_URL_ENV)
+    if url:
+        yield url
+        return
+    password = "enginepw"
+    with sim_cluster(tmp_path_factory.mktemp("engine-sim") / "c", net=15, zones=1, password=password) as document:
+        ip = document["observers"][0]["ip"]
+        admin = create_engine(f"mysql+pymysql://root%40sys:{password}@{ip}:2881/oceanbase")
+        with admin.begin() as conn:
+            conn.exec_driver_sql("CREATE DATABASE IF NOT EXISTS ocs")
+        admin.dispose()
+        yield f"mysql+pymysql://root%40sys:{password}@{ip}:2881/ocs"
+
+
+@pytest.fixture(params=["sqlite-local", "sqlite-cluster", pytest.param("mysql-cluster", marks=pytest.mark.multiprocess)])
 def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
-    """Every engine behaviour runs against each store this machine can provide."""
+    """Every engine behaviour runs against each store: SQLite, and the simulated cluster's `ocs`."""
     if request.param == "mysql-cluster":
-        url = os.environ.get(MYSQL_URL_ENV)
-        if not url:
-            pytest.skip(f"{MYSQL_URL_ENV} not set")
+        url = request.getfixturevalue("cluster_store_url")
         _reset_mysql(url)
         return StoreTarget(url, StoreKind.CLUSTER)
     kind = StoreKind.LOCAL if request.param == "sqlite-local" else StoreKind.CLUSTER

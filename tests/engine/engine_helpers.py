@@ -17,6 +17,14 @@ from pyobshell.engine import AgentInfo, DagDetailDTO, Task, TaskEngine, TaskRegi
 from pyobshell.engine.schema import StoreKind
 
 OWNER = AgentInfo("127.0.0.1", 2886)
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    url: str
+    kind: StoreKind
+
+
 AGENTS = [AgentInfo("127.0.0.1", 2886), AgentInfo("127.0.0.2", 2886), AgentInfo("127.0.0.3", 2886)]
 
 

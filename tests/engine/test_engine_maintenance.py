@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import StoreTarget
+from engine_helpers import StoreTarget
 from engine_helpers import SCRIPT, Blocking, Step, running_engine, wait_dag, wait_for
 
 from pyobshell.engine import Maintainer, Task, TaskContext, TaskEngine, TemplateBuilder

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import StoreTarget
+from engine_helpers import StoreTarget
 from engine_helpers import AGENTS, SCRIPT, Blocking, Rigid, Step, Uncancellable, running_engine, wait_dag, wait_for
 
 from pyobshell.engine import TaskContext, TaskOwnedByOtherAgent, TemplateBuilder

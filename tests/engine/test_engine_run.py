@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import StoreTarget
+from engine_helpers import StoreTarget
 from engine_helpers import AGENTS, OWNER, SCRIPT, Step, Waiter, running_engine, wait_dag
 
 from pyobshell.engine import Node, TaskContext, TaskOwnedByOtherAgent, TaskServices, TemplateBuilder

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import StoreTarget
+from engine_helpers import StoreTarget
 from engine_helpers import AGENTS, OWNER, Step, make_registry
 from sqlalchemy import create_engine, inspect, select, text
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import sim_cluster
+from simhelpers import sim_cluster
 
 pytestmark = pytest.mark.multiprocess
 PASSWORD = "sapw"
