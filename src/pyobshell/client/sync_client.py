@@ -1,0 +1,144 @@
+"""``ObshellClient``: a synchronous client of a pyobshell (or obshell) agent.
+
+::
+
+    with ObshellClient("127.0.0.1:2886", password=root_password) as agent:
+        print(agent.status().obState)
+        tasks = agent.request("GET", "/api/v1/task/dag/12", query={"show_details": "true"})
+
+The agent's public key is fetched from ``/api/v1/secret`` once; every authenticated request
+gets a freshly encrypted header (and AES body). Failures raise :class:`ObshellApiError`
+(an error envelope) or :class:`ObshellConnectionError` (no answer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pyobshell.api.models import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
+from pyobshell.client import wire
+from pyobshell.client.credentials import Credentials
+from pyobshell.client.errors import ObshellConnectionError
+from pyobshell.security.request_builder import ClientStyle, RequestBuilder
+
+DEFAULT_TIMEOUT_S = 30.0
+UPLOAD_TIMEOUT = httpx.Timeout(30.0, read=600.0, write=600.0)
+
+
+class ObshellClient:
+    def __init__(
+        self,
+        agent: str,
+        *,
+        password: str | None = None,
+        agent_password: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        style: ClientStyle = ClientStyle.SDK_V2,
+        http_client: httpx.Client | None = None,
+    ):
+        """``agent`` is ``ip:port`` or a base URL; give one of the three credentials.
+
+        ``http_client`` replaces the client's own ``httpx.Client`` (for example a FastAPI
+        ``TestClient``); it is then not closed by :meth:`close`.
+        """
+        self.base_url = wire.base_url(agent)
+        self._credentials = Credentials.choose(password, agent_password, token)
+        self._style = style
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._builder: RequestBuilder | None = None
+
+    def __enter__(self) -> "ObshellClient":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    # -- routes the agent serves ------------------------------------------------------------
+
+    def status(self) -> AgentStatus:
+        return wire.typed(self.request("GET", "/api/v1/status", auth=False), AgentStatus)
+
+    def info(self) -> AgentDetail:
+        return wire.typed(self.request("GET", "/api/v1/info", auth=False), AgentDetail)
+
+    def secret(self) -> AgentSecret:
+        return wire.typed(self.request("GET", "/api/v1/secret", auth=False), AgentSecret)
+
+    def time(self) -> str:
+        """The agent's clock, RFC 3339 with nanoseconds."""
+        return wire.typed(self.request("GET", "/api/v1/time", auth=False), str)
+
+    def agents_status(self) -> dict[str, AgentStatus]:
+        """Every agent of the cluster, keyed ``ip:port`` (authenticated)."""
+        return wire.typed(self.request("GET", "/api/v1/agents/status"), dict[str, AgentStatus])
+
+    def agent_identity(self) -> AgentInfoWithIdentity:
+        """``/rpc/v1/agent/info``: needs an agent token or the agent password."""
+        return wire.typed(self.request("GET", "/rpc/v1/agent/info"), AgentInfoWithIdentity)
+
+    # -- generic -----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: wire.Query = None,
+        *,
+        auth: bool = True,
+        model: Any = None,
+    ) -> Any:
+        """Call any route; returns the envelope's ``data`` (validated as ``model`` if given).
+
+        ``body`` (dict, list, pydantic model or JSON bytes) is AES-encrypted; ``auth=False``
+        sends a plain request (public routes).
+        """
+        return wire.typed(wire.envelope_data(self.raw_request(method, path, body, query, auth=auth)), model)
+
+    def raw_request(self, method: str, path: str, body: Any = None, query: wire.Query = None, *, auth: bool = True) -> httpx.Response:
+        """Like :meth:`request` but returns the HTTP response as is (no envelope parsing)."""
+        url = wire.target_url(self.base_url, path, query)
+        if auth:
+            headers, content = wire.encrypted_request(self.builder(), self._credentials, method, url, body)
+        else:
+            headers = {"Content-Type": wire.JSON_CONTENT_TYPE} if body is not None else {}
+            content = None if body is None else wire.json_bytes(body)
+        return self._send(self._http.build_request(method, url, content=content, headers=headers))
+
+    def upload(self, path: str, file: Path, *, field: str = "file", data: dict[str, str] | None = None, query: wire.Query = None) -> Any:
+        """Authenticated multipart upload of ``file`` (streamed) with its ``X-OCS-File-SHA256``."""
+        file = Path(file)
+        url = wire.target_url(self.base_url, path, query)
+        headers = wire.upload_headers(self.builder(), self._credentials, url, wire.file_sha256(file))
+        with open(file, "rb") as stream:
+            request = self._http.build_request(
+                "POST", url, headers=headers, data=data, files={field: (file.name, stream, "application/octet-stream")},
+                timeout=UPLOAD_TIMEOUT,
+            )  # fmt: skip
+            return wire.envelope_data(self._send(request))
+
+    def builder(self) -> RequestBuilder:
+        """The request builder for this agent (fetches its public key on first use)."""
+        if self._builder is None:
+            self._builder = RequestBuilder(self.secret().public_key, self._style)
+        return self._builder
+
+    def refresh_public_key(self) -> None:
+        """Fetch the agent's public key again (after the agent's key changed)."""
+        self._builder = None
+        self.builder()
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._http.send(request)
+        except httpx.HTTPError as exc:
+            raise ObshellConnectionError(f"{request.method} {request.url}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,115 @@
+"""The client's request encoding and envelope parsing, shared by the sync and async clients.
+
+Requests are built exactly as obshell's SDKs build them
+(:class:`~pyobshell.security.request_builder.RequestBuilder`): the header's ``Uri`` is the
+request target httpx will put on the request line (path and encoded query), so both come from
+one ``httpx.URL``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from pyobshell.client.credentials import Credentials
+from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError
+from pyobshell.security.file_digest import FILE_SHA256_HEADER, build_file_sha256_header
+from pyobshell.security.request_builder import ClientStyle, RequestBuilder
+
+DEFAULT_PORT = 2886
+JSON_CONTENT_TYPE = "application/json"  # what obshell's clients send with the base64 body
+HASH_CHUNK = 1024 * 1024
+
+Query = Mapping[str, Any] | None
+
+
+def base_url(agent: str) -> str:
+    """``http://host:port`` from ``ip:port``, ``host`` or a full URL (no trailing slash)."""
+    text = agent.strip().rstrip("/")
+    if "://" not in text:
+        text = f"http://{text}"
+    url = httpx.URL(text)
+    if url.port is None and url.scheme == "http":
+        url = url.copy_with(port=DEFAULT_PORT)
+    return str(url).rstrip("/")
+
+
+def target_url(base: str, path: str, query: Query) -> httpx.URL:
+    url = httpx.URL(base + (path if path.startswith("/") else "/" + path))
+    return url.copy_merge_params(dict(query)) if query else url
+
+
+def request_target(url: httpx.URL) -> str:
+    """What goes on the request line, and therefore in the header's ``Uri``."""
+    return url.raw_path.decode("ascii")
+
+
+def json_bytes(body: Any) -> bytes:
+    if isinstance(body, BaseModel):
+        return body.model_dump_json(by_alias=True).encode("utf-8")
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)  # already JSON
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def encrypted_request(
+    builder: RequestBuilder, credentials: Credentials, method: str, url: httpx.URL, body: Any
+) -> tuple[dict[str, str], bytes | None]:
+    """The auth headers and the raw (encrypted) body of one request."""
+    plaintext = None if body is None else json_bytes(body)
+    built = builder.build(request_target(url), plaintext, **credentials.builder_arguments())  # type: ignore[arg-type]
+    headers = dict(built.headers)
+    if plaintext is not None:
+        headers["Content-Type"] = JSON_CONTENT_TYPE
+    return headers, (built.body if plaintext is not None else None)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def upload_headers(builder: RequestBuilder, credentials: Credentials, url: httpx.URL, digest_hex: str) -> dict[str, str]:
+    """Auth header (no body encryption) plus ``X-OCS-File-SHA256`` for a multipart upload."""
+    built = builder.build(request_target(url), None, **credentials.builder_arguments())  # type: ignore[arg-type]
+    return {**built.headers, FILE_SHA256_HEADER: build_file_sha256_header(builder.public_key, digest_hex)}
+
+
+def envelope_data(response: httpx.Response) -> Any:
+    """``data`` of a success envelope; any other reply raises :class:`ObshellApiError`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "successful" not in body:
+        raise ObshellApiError(INVALID_RESPONSE, f"HTTP {response.status_code}: the reply is not an obshell envelope", response.status_code)
+    trace_id = str(body.get("traceId") or "")
+    if body.get("successful") is True and response.status_code < 400:
+        return body.get("data")
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    code = error.get("errCode") or (str(error["code"]) if error.get("code") else INVALID_RESPONSE)
+    status = body.get("status") if isinstance(body.get("status"), int) else response.status_code
+    raise ObshellApiError(str(code), str(error.get("message") or "no message"), status, trace_id, error.get("subErrors"))
+
+
+def typed(data: Any, model: Any) -> Any:
+    """Validate ``data`` as ``model`` (a pydantic model or any type); a mismatch is InvalidResponse."""
+    if model is None:
+        return data
+    try:
+        return TypeAdapter(model).validate_python(data)
+    except ValueError as exc:
+        raise ObshellApiError(INVALID_RESPONSE, f"unexpected data: {exc}", 200) from None
+
+
+def default_builder(public_key: str, style: ClientStyle) -> RequestBuilder:
+    return RequestBuilder(public_key, style)
