@@ -122,3 +122,10 @@ def test_keys_of_the_wrong_size(client: TestClient, key_pair: AgentKeyPair, cloc
 def test_refusals_are_plain_401_envelopes_with_a_trace_id(client: TestClient) -> None:
     body = client.get(COUNTER, headers={"X-OBSHELL-Trace-ID": "t-401"}).json()
     assert body["traceId"] == "t-401" and "data" not in body
+
+
+def test_oversized_encrypted_body(client: TestClient, security, key_pair: AgentKeyPair, clock: FakeClock, effects: Effects) -> None:
+    security.max_body_bytes = 1024  # read no further than this before the body is refused
+    headers, body = obshell_wire.sdk_v2(key_pair.public_key, clock(), COUNTER, ROOT_PASSWORD, {"by": 1, "label": "x" * 2000})
+    assert_unauthorized(post(client, headers, body))
+    assert effects.count == 0
