@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pyobshell import __version__
-from pyobshell.api import routes_agent, routes_agents, routes_rpc_agent
+from pyobshell.api import routes_agent, routes_agents, routes_rpc_agent, routes_task
 from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.error_handlers import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
@@ -21,6 +21,8 @@ def create_app(state: AgentState) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.tasks is not None:  # before the monitor: its first AVAILABLE opens the cluster store
+            await state.tasks.start()
         if state.ob_monitor is not None:
             state.ob_monitor.start()
         state.server_state = ServerState.RUNNING
@@ -33,6 +35,8 @@ def create_app(state: AgentState) -> FastAPI:
                 state.ob_monitor.pool.close()
             if state.ob_pool is not None:
                 state.ob_pool.close()
+            if state.tasks is not None:
+                await state.tasks.stop()
             state.server_state = ServerState.STOPPED
 
     app = FastAPI(
@@ -48,4 +52,5 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(routes_agent.router)
     app.include_router(routes_agents.router)
     app.include_router(routes_rpc_agent.router)
+    app.include_router(routes_task.router)
     return app

@@ -17,12 +17,14 @@ from typing import IO
 import uvicorn
 
 from pyobshell.agent_home import AgentHome
+from pyobshell.agent_tasks import AgentTasks, TaskModuleError, load_task_modules, open_cluster_store
 from pyobshell.api.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
 from pyobshell.api.logging_setup import configure_logging
 from pyobshell.api.root_password import RootPasswordKeeper
 from pyobshell.api.secret_source import SECURITY_NOT_READY, key_pair_public_key
 from pyobshell.api.state import AgentState
+from pyobshell.engine import AgentInfo, TaskStore
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions
 from pyobshell.ob.monitor import ObStateMonitor
@@ -137,7 +139,25 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
             raise
         log.warning("%s", exc.message)
     state.security = build_security(config, target, state)
+    state.tasks = build_tasks(config, state)
     return state
+
+
+def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:
+    """The local engine on the home's SQLite file; the cluster store opens when OB is available."""
+    owner = AgentInfo(config.ip, config.port)
+
+    def open_cluster() -> TaskStore:  # with the newest root password a client proved
+        assert state.observer is not None
+        return open_cluster_store(state.observer, state.root_password(), owner)
+
+    try:
+        tasks = AgentTasks.for_agent(AgentHome(config.home).store_path, owner, open_cluster)
+    except ObshellError as exc:
+        raise AgentStartError(exc.message) from exc
+    if state.ob_monitor is not None:
+        state.ob_monitor.add_listener(tasks.on_ob_state)
+    return tasks
 
 
 def build_security(config: AgentConfig, target: ObserverTarget, state: AgentState) -> AgentSecurity:
@@ -165,6 +185,10 @@ def serve(config: AgentConfig) -> None:
     ensure_home_free(home)
     with home_lock(home):
         target = read_observer_target(config)
+        try:
+            load_task_modules()  # before the engine recovers DAGs that may use their task types
+        except TaskModuleError as exc:
+            raise AgentStartError(str(exc)) from exc
         sock = bind_listener(config.ip, config.port)
         pid = os.getpid()
         home.write_pid(pid)

@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio.to_thread
+
 from pyobshell import __version__
+from pyobshell.agent_tasks import AgentTasks
 from pyobshell.api.agent_security import AgentSecurity
 from pyobshell.api.models import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.api.secret_source import PublicKeySource
@@ -53,6 +56,8 @@ class AgentState:
     peer_statuses: PeerStatuses = no_peers
     # Request authentication (api/auth.py). None refuses every route that is not public.
     security: AgentSecurity | None = None
+    # The task engines (agent_tasks.py); the app starts and stops them. None: no task API.
+    tasks: AgentTasks | None = None
 
     @property
     def agent(self) -> AgentInfoWithIdentity:
@@ -82,6 +87,10 @@ class AgentState:
             return ObState.NOT_RUNNING
         return await self.ob_monitor.refresh(timeout_s)
 
+    def _under_maintenance(self) -> bool:
+        """The local maintenance lock of the task engine when there is one (a store query)."""
+        return self.tasks.under_maintenance() if self.tasks is not None else self.under_maintenance()
+
     async def status(self, ob_timeout_s: float) -> AgentStatus:
         ob_state = await self.refresh_ob_state(ob_timeout_s)
         return AgentStatus(
@@ -93,5 +102,5 @@ class AgentState:
             port=self.port,
             obState=int(ob_state),
             sqlPort=self.observer.sql_port if self.observer is not None else None,
-            underMaintenance=self.under_maintenance(),
+            underMaintenance=await anyio.to_thread.run_sync(self._under_maintenance),
         )

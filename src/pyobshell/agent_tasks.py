@@ -1,0 +1,173 @@
+"""The agent's task engines, composed from its home, its address and its observer.
+
+* **Local engine**: DAGs in the SQLite file ``AgentHome.store_path``; generic ids of its rows
+  name this agent (``ip:port``). It is started with the agent and stopped on shutdown; a DAG
+  left running by a crash is recovered at the next start (continuable sub-tasks run again,
+  the others fail and wait for an operator).
+* **Cluster store**: DAGs in the observer's ``ocs`` database (created if missing), reached as
+  root@sys through the same SQLAlchemy store. It is opened once obState becomes AVAILABLE (3),
+  retried with back-off while it stays available. For now it only serves reads and operators
+  by cluster id ("1" + id): scheduling cluster DAGs across agents needs the maintainer
+  election, which comes later.
+* **Extra task types**: ``PYOBSHELL_TASK_MODULES`` names modules (comma separated, importable
+  from the agent's ``sys.path``, e.g. through ``PYTHONPATH``) that the agent imports at start,
+  before it recovers any DAG. A module registers its task types with
+  :func:`pyobshell.engine.register_task_type`. Tests use it to run test-only task types in a
+  real agent process::
+
+      PYTHONPATH=tests/agent PYOBSHELL_TASK_MODULES=agent_test_tasks pyobshell agent start ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from sqlalchemy import URL, create_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskEngine, TaskRegistry, TaskService, TaskServices, TaskStore
+from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
+from pyobshell.errors import ObshellError
+from pyobshell.ob.state import ObState
+from pyobshell.ob.target import ObserverTarget
+
+log = logging.getLogger(__name__)
+
+TASK_MODULES_ENV = "PYOBSHELL_TASK_MODULES"
+CLUSTER_DATABASE = "ocs"
+CLUSTER_CONNECT_TIMEOUT_S = 5
+OPEN_RETRY_FIRST_S = 1.0
+OPEN_RETRY_MAX_S = 30.0
+
+ClusterStoreOpener = Callable[[], TaskStore]
+"""Blocking: create/migrate the cluster store and return it (runs in a worker thread)."""
+
+
+class TaskModuleError(Exception):
+    """A module named in PYOBSHELL_TASK_MODULES cannot be imported; one line for the operator."""
+
+
+def task_module_names(env: Mapping[str, str] | None = None) -> list[str]:
+    value = (os.environ if env is None else env).get(TASK_MODULES_ENV, "")
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def load_task_modules(env: Mapping[str, str] | None = None) -> list[str]:
+    """Import every module named in ``PYOBSHELL_TASK_MODULES``; returns their names."""
+    names = task_module_names(env)
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # any failure while importing is the module's fault, not ours
+            raise TaskModuleError(f"cannot import task module {name!r} ({TASK_MODULES_ENV}): "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        log.info("imported task module %s", name)
+    return names
+
+
+def cluster_store_url(target: ObserverTarget, password: str, database: str | None = CLUSTER_DATABASE) -> str:
+    """``mysql+pymysql://root%40sys:...@host:port/ocs`` for the observer (user and password quoted)."""
+    url = URL.create(
+        "mysql+pymysql", username=target.user, password=password, host=target.host, port=target.sql_port,
+        database=database, query={"charset": "utf8mb4", "connect_timeout": str(CLUSTER_CONNECT_TIMEOUT_S)},
+    )  # fmt: skip
+    return url.render_as_string(hide_password=False)
+
+
+def open_cluster_store(target: ObserverTarget, password: str, owner: AgentInfo) -> TaskStore:
+    """Create the ``ocs`` database if it is missing, then open (and migrate) the cluster store."""
+    admin = create_engine(cluster_store_url(target, password, database=None), poolclass=NullPool)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {CLUSTER_DATABASE}")
+    except SQLAlchemyError as exc:
+        raise TASK_ENGINE_UNAVAILABLE(f"cannot create the {CLUSTER_DATABASE} database: {exc}") from exc
+    finally:
+        admin.dispose()
+    return TaskStore(cluster_store_url(target, password), StoreKind.CLUSTER, owner=owner)
+
+
+class AgentTasks:
+    """The local engine, plus the cluster store once OceanBase is available; ``services``
+    routes generic ids to them."""
+
+    def __init__(self, local: TaskEngine, open_cluster: ClusterStoreOpener | None = None):
+        self.local = local
+        self.registry = local.registry
+        self.services = TaskServices(local.service)
+        self._open_cluster = open_cluster
+        self._opening: asyncio.Task[None] | None = None
+        self._ob_available = False
+        self._stopped = False
+
+    @classmethod
+    def for_agent(cls, store_path: Path, owner: AgentInfo, open_cluster: ClusterStoreOpener | None = None,
+                  registry: TaskRegistry = DEFAULT_REGISTRY) -> "AgentTasks":
+        """Open (and migrate) the local store; raises ObshellError if it cannot."""
+        store = TaskStore(f"sqlite:///{store_path}", StoreKind.LOCAL, owner=owner)
+        return cls(TaskEngine(store, registry), open_cluster)
+
+    @property
+    def owner(self) -> AgentInfo:
+        return self.local.store.owner
+
+    @property
+    def cluster_store(self) -> TaskStore | None:
+        cluster = self.services.cluster
+        return cluster.store if cluster is not None else None
+
+    # -- lifecycle (on the application's event loop) --------------------------------------
+    async def start(self) -> None:
+        await self.local.start()
+
+    async def stop(self) -> None:
+        self._stopped = True
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.cancel()
+            try:
+                await opening
+            except asyncio.CancelledError:
+                pass
+        await self.local.stop()
+        self.local.close()
+        store = self.cluster_store
+        if store is not None:
+            store.close()
+
+    def on_ob_state(self, _old: ObState, new: ObState) -> None:
+        """obState listener: open the cluster store when OceanBase becomes available."""
+        self._ob_available = new == ObState.AVAILABLE
+        if not self._ob_available or self._open_cluster is None or self._stopped:
+            return
+        if self.services.cluster is None and (self._opening is None or self._opening.done()):
+            self._opening = asyncio.get_running_loop().create_task(self._open_cluster_store(), name="cluster-store")
+
+    async def _open_cluster_store(self) -> None:
+        assert self._open_cluster is not None
+        delay = OPEN_RETRY_FIRST_S
+        while self._ob_available and not self._stopped and self.services.cluster is None:
+            try:
+                store = await asyncio.to_thread(self._open_cluster)
+            except Exception as exc:  # OB went away, or refused the DDL: try again while it is up
+                reason = exc.message if isinstance(exc, ObshellError) else f"{type(exc).__name__}: {exc}"
+                log.warning("cannot open the cluster task store (retry in %.0f s): %s", delay, reason)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, OPEN_RETRY_MAX_S)
+                continue
+            if self._stopped:
+                store.close()
+                return
+            self.services.cluster = TaskService(store, self.registry)
+            log.info("cluster task store open (%s database)", CLUSTER_DATABASE)
+
+    # -- hooks for the HTTP layer ---------------------------------------------------------
+    def under_maintenance(self) -> bool:
+        """``underMaintenance`` of /api/v1/status: the local maintenance lock is held (blocking)."""
+        return self.local.service.is_under_maintenance()
