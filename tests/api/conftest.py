@@ -8,12 +8,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from pyobshell.api.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
+from pyobshell.api.auth import PUBLIC, accepts
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
+from pyobshell.client import ObshellClient
+from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.errors import TASK_NOT_FOUND
 
 FAKE_PUBLIC_KEY = "MIGJAoGBAFAKE"
+ROOT_PASSWORD = "api-test-pw"
 
 
 class EchoBody(BaseModel):
@@ -23,7 +28,8 @@ class EchoBody(BaseModel):
 
 def test_only_router():
     """Routes that exist only in tests: errors of each kind, lists, empty data."""
-    router = obshell_router(prefix="/api/v1/test")
+    # Public: these tests are about the envelope; authentication has its own tests.
+    router = obshell_router(prefix="/api/v1/test", dependencies=[accepts(PUBLIC)])
 
     @router.get("/boom")
     async def boom() -> None:
@@ -52,9 +58,15 @@ def test_only_router():
     return router
 
 
+@pytest.fixture(scope="session")
+def key_pair() -> AgentKeyPair:
+    return AgentKeyPair.generate()
+
+
 @pytest.fixture
-def agent_state(tmp_path: Path) -> AgentState:
-    return AgentState(ip="127.0.0.1", port=2886, home=tmp_path, public_key=lambda: FAKE_PUBLIC_KEY)
+def agent_state(tmp_path: Path, key_pair: AgentKeyPair) -> AgentState:
+    security = AgentSecurity.create(key_pair, root_check=lambda candidate: candidate == ROOT_PASSWORD)
+    return AgentState(ip="127.0.0.1", port=2886, home=tmp_path, public_key=key_pair.public_key_b64, security=security)
 
 
 @pytest.fixture
@@ -68,3 +80,9 @@ def app(agent_state: AgentState) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def api(client: TestClient) -> ObshellClient:
+    """The project's client, authenticated as root@sys, calling the app in process."""
+    return ObshellClient("http://testserver", password=ROOT_PASSWORD, http_client=client)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from pyobshell.client import ObshellClient
+
 from pyobshell.api.app import create_app
 from pyobshell.api.models import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.api.state import AgentState
@@ -77,7 +79,7 @@ def test_secret_without_a_key_source_is_a_clear_error(tmp_path: Path) -> None:
     assert body["status"] == 500 and body["error"]["errCode"] == "Security.KeyPair.NotReady"
 
 
-def test_agents_status_is_a_map_with_this_agent_and_peers(agent_state: AgentState, client: TestClient) -> None:
+def test_agents_status_is_a_map_with_this_agent_and_peers(agent_state: AgentState, api: ObshellClient) -> None:
     peer = AgentStatus(
         agent=AgentInfoWithIdentity(ip="127.0.0.2", port=2886, identity=AgentIdentity.CLUSTER_AGENT),
         state=ServerState.RUNNING, version="0.1.0-1", pid=1, startAt=1, port=2886, obState=3, underMaintenance=False,
@@ -87,15 +89,20 @@ def test_agents_status_is_a_map_with_this_agent_and_peers(agent_state: AgentStat
         return {"127.0.0.2:2886": peer}
 
     agent_state.peer_statuses = peers
-    statuses = data(client, "/api/v1/agents/status")
+    statuses = api.request("GET", "/api/v1/agents/status")
     assert set(statuses) == {"127.0.0.1:2886", "127.0.0.2:2886"}
     assert statuses["127.0.0.2:2886"]["agent"]["identity"] == "CLUSTER AGENT"
     assert "contents" not in statuses
 
 
-def test_agents_status_survives_failing_peers(agent_state: AgentState, client: TestClient) -> None:
+def test_agents_status_survives_failing_peers(agent_state: AgentState, api: ObshellClient) -> None:
     async def broken() -> dict[str, AgentStatus]:
         raise ConnectionError("peer down")
 
     agent_state.peer_statuses = broken
-    assert list(data(client, "/api/v1/agents/status")) == ["127.0.0.1:2886"]
+    assert list(api.request("GET", "/api/v1/agents/status")) == ["127.0.0.1:2886"]
+
+
+def test_agents_status_needs_credentials(client: TestClient) -> None:
+    body = client.get("/api/v1/agents/status").json()
+    assert body["status"] == 401 and body["error"]["errCode"] == "Common.Unauthorized"

@@ -240,3 +240,34 @@ def test_sim_down_leaves_no_process(tmp_path: Path) -> None:
         assert all(pid and Path(f"/proc/{pid}").exists() for pid in pids)
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+
+
+@pytest.mark.parametrize("binary_prefix", [False, True])
+def test_blobs_round_trip(cluster: dict, binary_prefix: bool) -> None:
+    """Package chunks are BLOBs of up to 8 MiB: raw bytes must survive the MySQL text protocol."""
+    payloads = {1: b"", 2: bytes(range(256)) * 4, 3: os.urandom(3 * 1024 * 1024), 4: b"'\\\x00\"\x1a" * 500}
+    conn = connect(cluster["observers"][0], PASSWORD, database=None, binary_prefix=binary_prefix)
+    with conn:
+        query(conn, "CREATE DATABASE IF NOT EXISTS ocs")
+        query(conn, "CREATE TABLE IF NOT EXISTS ocs.chunk (id INT, prefix INT, data LONGBLOB, PRIMARY KEY (id, prefix))")
+        for key, payload in payloads.items():
+            query(conn, "INSERT INTO ocs.chunk VALUES (%s, %s, %s)", (key, int(binary_prefix), payload))
+        for key, payload in payloads.items():
+            assert query(conn, "SELECT data FROM ocs.chunk WHERE id = %s AND prefix = %s", (key, int(binary_prefix))) == [(payload,)]
+
+
+def test_mysql_connector_reads_and_writes_blobs(cluster: dict) -> None:
+    import mysql.connector
+
+    payload = os.urandom(200_000)
+    conn = mysql.connector.connect(host=cluster["observers"][1]["ip"], port=2881, user="root", password=PASSWORD)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("CREATE DATABASE IF NOT EXISTS ocs")
+        cursor.execute("CREATE TABLE IF NOT EXISTS ocs.connector_blob (id INT PRIMARY KEY, data LONGBLOB)")
+        cursor.execute("INSERT INTO ocs.connector_blob VALUES (%s, %s)", (1, payload))
+        conn.commit()
+        cursor.execute("SELECT data FROM ocs.connector_blob WHERE id = 1")
+        assert bytes(cursor.fetchone()[0]) == payload
+    finally:
+        conn.close()

@@ -12,6 +12,7 @@ from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin
 from mysql_mimic.connection import Connection
 from mysql_mimic import packets, types
 
+from pyobshell.sim import binary_literals
 from pyobshell.sim.sim_settings import SimSettings
 from pyobshell.sim.sql_session import ObserverInfo, SimSession
 
@@ -25,8 +26,13 @@ class SimConnection(Connection):
         self.status_flags = types.ServerStatus.SERVER_STATUS_AUTOCOMMIT
 
     async def handle_query(self, data: bytes) -> None:
+        data, blobs = binary_literals.extract(data)
         com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
-        result_set = await self.query(com_query.sql, com_query.query_attrs)
+        self.session.blobs = blobs
+        try:
+            result_set = await self.query(com_query.sql, com_query.query_attrs)
+        finally:
+            self.session.blobs = {}
         if not result_set:
             affected, insert_id = getattr(self.session, "last_ok", (0, 0))
             await self.stream.write(self.ok(affected_rows=affected, last_insert_id=insert_id))

@@ -18,14 +18,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from mysql_mimic import Session
+from mysql_mimic import ResultColumn, Session
+from mysql_mimic.charset import CharacterSet
+from mysql_mimic.results import infer_type
+from mysql_mimic.types import ColumnType
 from mysql_mimic.errors import MysqlError
 from mysql_mimic.variable_processor import VariableProcessor
 from mysql_mimic.variables import GlobalVariables, SYSTEM_VARIABLES, SessionVariables
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from pyobshell.sim import alter_system, cluster_state, sql_errors as err, sql_functions
+from pyobshell.sim import alter_system, binary_literals, cluster_state, sql_errors as err, sql_functions
 from pyobshell.sim.server_health import refresh_live_table
 from pyobshell.sim.show_create import show_create_table
 from pyobshell.sim.sim_settings import SimSettings
@@ -90,6 +93,7 @@ class SimSession(Session):
         self._attached: set[str] = set()
         self._explicit_txn = False
         self.last_ok: tuple[int, int] = (0, 0)  # affected rows, last insert id
+        self.blobs: dict[str, bytes | str] = {}  # literals cut out of the current query (binary_literals)
 
     # --- mysql-mimic hooks ----------------------------------------------------------------
 
@@ -247,7 +251,8 @@ class SimSession(Session):
                     conn.execute(statement)
                 conn.execute("COMMIT")
                 return [], []
-            cursor = conn.execute(translated.sql)
+            sql, params = binary_literals.bind(translated.sql, self.blobs)
+            cursor = conn.execute(sql, params)
             result = _result(cursor)
         except sqlite3.OperationalError as error:
             if "locked" in str(error) and conn.in_transaction:
@@ -354,15 +359,26 @@ def _take_write_lock(conn: sqlite3.Connection, database: str) -> None:
 
 
 def _result(cursor: sqlite3.Cursor) -> tuple[list, list]:
+    """Rows and typed columns. Column types are inferred from the first non-NULL value (as
+    mysql-mimic does, but per position, so duplicate names work); bytes are binary BLOBs and
+    datetime-looking text columns are DATETIME."""
     if cursor.description is None:
         return [], []
-    columns = [column[0] for column in cursor.description]
+    names = [column[0] for column in cursor.description]
     rows = [list(row) for row in cursor.fetchall()]
-    for index in range(len(columns)):
+    columns = []
+    for index, name in enumerate(names):
         values = [row[index] for row in rows if row[index] is not None]
         if values and all(isinstance(v, str) and _DATETIME_TEXT.match(v) for v in values):
             for row in rows:
                 row[index] = parse_datetime_text(row[index]) if row[index] is not None else None
+            values = [parse_datetime_text(values[0])]
+        if not values:
+            columns.append(ResultColumn(name=name, type=ColumnType.NULL))
+        elif isinstance(values[0], bytes):
+            columns.append(ResultColumn(name=name, type=ColumnType.LONG_BLOB, character_set=CharacterSet.binary))
+        else:
+            columns.append(ResultColumn(name=name, type=infer_type(values[0])))
     return rows, columns
 
 
