@@ -107,6 +107,7 @@ def test_upload_list_download_and_delete(store, packages, tmp_path):
 
     assert [p.pkg_id for p in store.list()] == [libs.pkg_id, ce.pkg_id]  # newest first
     assert store.get(ce.pkg_id) == ce
+    assert store.check_chunks(ce.pkg_id) == ce
 
     target = store.download(ce.pkg_id, tmp_path / "rpm-1" / "x86_64" / "4.2.1.1" / "oceanbase-ce.rpm")
     assert target.read_bytes() == data
@@ -164,6 +165,22 @@ def test_unknown_ids(store):
     with pytest.raises(ObshellError) as caught:
         store.get(0)
     assert caught.value.status == 400
+
+
+def test_an_unusable_database_is_a_typed_error(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'packages.db'}")
+    with pytest.raises(ObshellError) as caught:
+        PackageStore(engine).list()
+    assert (caught.value.code, caught.value.status) == ("Package.Store.Failed", 500)
+    assert "unable to open database" in caught.value.message
+
+
+def test_download_to_an_unwritable_place_is_a_typed_error(store, packages, tmp_path):
+    stored = store.add(packages[1])
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(ObshellError) as caught:
+        store.download(stored.pkg_id, tmp_path / "file" / "libs.rpm")
+    assert (caught.value.code, caught.value.status) == ("Package.IO.Failed", 500)
 
 
 # --- refusals: each leaves the store empty ----------------------------------------------

@@ -1,4 +1,5 @@
-"""Tables of the package store: ``upgrade_pkg_info`` and ``upgrade_pkg_chunk``.
+"""Tables of the package store, ``upgrade_pkg_info`` and ``upgrade_pkg_chunk``, and the
+row type read back from them.
 
 They follow obshell's tables in the ``ocs`` database, with two additions: ``sha256`` and
 ``file_size`` of the whole RPM file, so a download can be verified end to end. Only
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,6 +32,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateColumn, CreateIndex
 
+from pyobshell.upgrade.versions import Version
+
 log = logging.getLogger(__name__)
 
 # SQLite only auto-increments INTEGER primary keys.
@@ -39,6 +44,55 @@ LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 MAX_CHUNK_BYTES = (1 << 24) - 1  # what a MEDIUMBLOB holds
 
 IDENTITY_INDEX = "uk_upgrade_pkg_identity"
+
+
+@dataclass(frozen=True)
+class StoredPackage:
+    """One stored package, with the fields of obshell's ``upgrade/package/info`` answer
+    plus ``sha256`` and ``file_size`` of the whole RPM file."""
+
+    pkg_id: int
+    name: str
+    version: str
+    release: str  # the build number, e.g. 101000062023110109
+    distribution: str  # e.g. el7
+    release_distribution: str  # the full RPM release, e.g. 101000062023110109.el7
+    architecture: str
+    size: int  # installed size
+    payload_size: int  # main header + compressed payload, what ``md5`` covers
+    chunk_count: int
+    md5: str
+    gmt_modify: datetime | None
+    sha256: str
+    file_size: int
+
+    @property
+    def rpm_file_name(self) -> str:
+        return f"{self.name}-{self.version}-{self.release_distribution}.{self.architecture}.rpm"
+
+    @property
+    def build_number(self) -> int:
+        return int(self.release) if _is_build(self.release) else 0
+
+    @property
+    def build_version(self) -> Version:
+        """``4.2.1.1-101000062023110109``; the build is dropped if it is not numeric."""
+        return Version.parse(self.version).with_build(self.release if _is_build(self.release) else None)
+
+    @classmethod
+    def from_row(cls, row: Any) -> "StoredPackage":
+        m = row._mapping
+        return cls(
+            pkg_id=int(m["pkg_id"]), name=m["name"], version=m["version"], release=m["release"],
+            distribution=m["distribution"], release_distribution=m["release_distribution"],
+            architecture=m["architecture"], size=int(m["size"] or 0), payload_size=int(m["payload_size"] or 0),
+            chunk_count=int(m["chunk_count"] or 0), md5=m["md5"] or "", gmt_modify=m["gmt_modify"],
+            sha256=m["sha256"] or "", file_size=int(m["file_size"] or 0),
+        )
+
+
+def _is_build(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # rows obshell wrote may hold anything
 
 
 @dataclass(frozen=True)

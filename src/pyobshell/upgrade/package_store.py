@@ -24,11 +24,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,9 +43,13 @@ from pyobshell.upgrade.package_inspector import (
     PackageProblem,
     inspect_rpm,
 )
-from pyobshell.upgrade.package_schema import MAX_CHUNK_BYTES, build_package_tables, migrate_package_tables
+from pyobshell.upgrade.package_schema import (
+    MAX_CHUNK_BYTES,
+    StoredPackage,
+    build_package_tables,
+    migrate_package_tables,
+)
 from pyobshell.upgrade.route_planner import MIN_SUPPORTED_TARGET, VERSION_NOT_SUPPORTED
-from pyobshell.upgrade.versions import Version
 
 CHUNK_SIZE = 8 * 1024 * 1024 - 1  # obshell's chunk size
 _READ_SIZE = 1 << 20  # for re-reading a downloaded file
@@ -72,40 +75,6 @@ REQUIRED_FILES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class StoredPackage:
-    """One stored package, with the fields of obshell's ``upgrade/package/info`` answer
-    plus ``sha256`` and ``file_size`` of the whole RPM file."""
-
-    pkg_id: int
-    name: str
-    version: str
-    release: str  # the build number, e.g. 101000062023110109
-    distribution: str  # e.g. el7
-    release_distribution: str  # the full RPM release, e.g. 101000062023110109.el7
-    architecture: str
-    size: int  # installed size
-    payload_size: int  # main header + compressed payload, what ``md5`` covers
-    chunk_count: int
-    md5: str
-    gmt_modify: datetime | None
-    sha256: str
-    file_size: int
-
-    @property
-    def rpm_file_name(self) -> str:
-        return f"{self.name}-{self.version}-{self.release_distribution}.{self.architecture}.rpm"
-
-    @property
-    def build_number(self) -> int:
-        return int(self.release) if self.release.isdigit() else 0
-
-    @property
-    def build_version(self) -> Version:
-        """``4.2.1.1-101000062023110109``; the build is dropped if it is not numeric."""
-        return Version.parse(self.version).with_build(self.release if self.release.isdigit() else None)
-
-
 class PackageStore:
     """Packages in the database behind ``engine`` (tables created or migrated on first use)."""
 
@@ -128,7 +97,7 @@ class PackageStore:
         _check_supported(info)
         self._ensure_tables()
         try:
-            with self._transaction("store the package") as conn:
+            with self._transaction("store the package", integrity_errors=True) as conn:
                 self._refuse_duplicate(conn, info)
                 pkg_id = self._insert_info(conn, info)
                 self._insert_chunks(conn, pkg_id, Path(path), info)
@@ -155,7 +124,7 @@ class PackageStore:
         self._ensure_tables()
         with self._transaction("list packages") as conn:
             rows = conn.execute(self._info_query().order_by(self.tables.info.c.pkg_id.desc()))
-            packages = [_to_package(row) for row in rows]
+            packages = [StoredPackage.from_row(row) for row in rows]
         seen: set[str] = set()
         unique = []
         for package in packages:  # rows obshell stored may repeat a package
@@ -187,7 +156,7 @@ class PackageStore:
         if distribution is not None:
             query = query.where(info.c.distribution == distribution)
         with self._transaction("find the package") as conn:
-            matches = [_to_package(row) for row in conn.execute(query)]
+            matches = [StoredPackage.from_row(row) for row in conn.execute(query)]
         return max(matches, key=lambda p: (p.build_number, p.pkg_id), default=None)
 
     def route_file_text(self, pkg_id: int) -> str | None:
@@ -222,19 +191,22 @@ class PackageStore:
         _check_id(pkg_id)
         self._ensure_tables()
         dest = Path(dest_path)
-        partial = dest.with_name(f".{dest.name}.partial")
+        partial: Path | None = None
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with self._transaction("read the package") as conn, open(partial, "wb") as out:
+            # A private name next to dest: concurrent downloads never share a partial file.
+            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+            partial = Path(name)
+            with os.fdopen(fd, "wb") as out, self._transaction("read the package") as conn:
                 package = self._get(conn, pkg_id)
                 written, sha256 = self._write_chunks(conn, package, out)
             _verify_download(package, partial, written, sha256)
             os.replace(partial, dest)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
+            _remove(partial)
             raise PackageError(PackageProblem.IO_FAILED, dest, f"cannot write the package: {exc}") from exc
         except BaseException:
-            partial.unlink(missing_ok=True)
+            _remove(partial)
             raise
         return dest
 
@@ -251,18 +223,18 @@ class PackageStore:
                 self._ready = True
 
     @contextmanager
-    def _transaction(self, action: str) -> Iterator[Connection]:
+    def _transaction(self, action: str, *, integrity_errors: bool = False) -> Iterator[Connection]:
         """One transaction; database failures become :data:`PACKAGE_STORE_FAILED`, except
-        integrity errors, which :meth:`add` tells apart."""
+        integrity errors when the caller asks for them (to tell a duplicate apart)."""
         try:
             with self.engine.connect() as conn:
                 if conn.dialect.name in ("mysql", "mariadb"):
                     _lengthen_ob_timeouts(conn)
                 with conn.begin():
                     yield conn
-        except IntegrityError:
-            raise
         except SQLAlchemyError as exc:
+            if integrity_errors and isinstance(exc, IntegrityError):
+                raise
             raise PACKAGE_STORE_FAILED(f"cannot {action}: {_reason(exc)}") from exc
 
     def _info_query(self) -> Any:
@@ -273,7 +245,7 @@ class PackageStore:
         row = conn.execute(self._info_query().where(self.tables.info.c.pkg_id == pkg_id)).first()
         if row is None:
             raise PACKAGE_NOT_FOUND(pkg_id)
-        return _to_package(row)
+        return StoredPackage.from_row(row)
 
     def _refuse_duplicate(self, conn: Connection, package: PackageInfo) -> None:
         info = self.tables.info
@@ -289,14 +261,17 @@ class PackageStore:
             name=package.name, version=package.version, release_distribution=package.release,
             distribution=package.distribution, release=package.build_number, architecture=package.arch,
             size=package.size, payload_size=package.payload_size,
-            chunk_count=math.ceil(package.file_size / self.chunk_size), md5=package.md5,
+            chunk_count=self._chunk_count(package), md5=package.md5,
             upgrade_dep_yaml=package.upgrade_dep_yaml or "", gmt_modify=utcnow(),
             sha256=package.sha256, file_size=package.file_size,
         ))
         return int(result.inserted_primary_key[0])
 
+    def _chunk_count(self, package: PackageInfo) -> int:
+        return math.ceil(package.file_size / self.chunk_size)  # the file's, not the payload's
+
     def _insert_chunks(self, conn: Connection, pkg_id: int, path: Path, package: PackageInfo) -> None:
-        count = math.ceil(package.file_size / self.chunk_size)
+        count = self._chunk_count(package)
         insert = self.tables.chunk.insert()
         digest, stored = hashlib.sha256(), 0
         try:
@@ -364,22 +339,21 @@ def _md5_of_tail(path: Path, length: int) -> str:
 
 
 def _lengthen_ob_timeouts(conn: Connection) -> None:
+    """Once per pooled connection: session variables last as long as the connection."""
+    info = conn.connection.info
+    if info.get(_OB_SESSION_TIMEOUTS):
+        return
     try:
         conn.exec_driver_sql(_OB_SESSION_TIMEOUTS)
         conn.commit()
     except DBAPIError:
         conn.rollback()  # not OceanBase (a plain MySQL server): its defaults apply
+    info[_OB_SESSION_TIMEOUTS] = True
 
 
-def _to_package(row: Any) -> StoredPackage:
-    m = row._mapping
-    return StoredPackage(
-        pkg_id=int(m["pkg_id"]), name=m["name"], version=m["version"], release=m["release"],
-        distribution=m["distribution"], release_distribution=m["release_distribution"],
-        architecture=m["architecture"], size=int(m["size"] or 0), payload_size=int(m["payload_size"] or 0),
-        chunk_count=int(m["chunk_count"] or 0), md5=m["md5"] or "", gmt_modify=m["gmt_modify"],
-        sha256=m["sha256"] or "", file_size=int(m["file_size"] or 0),
-    )
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def _check_id(pkg_id: int) -> None:
