@@ -65,7 +65,7 @@ class TaskService:
     # -- reads ----------------------------------------------------------------------------
     def get_dag(self, gid: str, show_details: bool = True) -> DagDetailDTO:
         dag_id = self.row_id(gid)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             dag = self.store.get_dag(conn, dag_id)
             result = self._dag_dto(conn, dag, show_details)
         if result.id != gid:
@@ -74,7 +74,7 @@ class TaskService:
 
     def get_node(self, gid: str, show_details: bool = True) -> NodeDetailDTO:
         node_id = self.row_id(gid)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             node = self.store.get_node(conn, node_id)
             dag = self.store.get_dag(conn, node.dag_id)
             tasks = self.store.subtasks_of_node(conn, node.id) if show_details else None
@@ -86,7 +86,7 @@ class TaskService:
 
     def get_sub_task(self, gid: str) -> TaskDetailDTO:
         task_id = self.row_id(gid)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             task = self.store.get_subtask(conn, task_id)
             obproxy = self._is_obproxy_task(conn, task.node_id)
             logs = self.store.logs_of_subtasks(conn, [task.id]).get(task.id, [])
@@ -97,21 +97,21 @@ class TaskService:
 
     def get_sub_task_logs(self, gid: str) -> list[SubTaskLogDTO]:
         task_id = self.row_id(gid)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             self.store.get_subtask(conn, task_id)
             return [self.dto.log_entry(row) for row in self.store.logs_of_subtask(conn, task_id)]
 
     def list_dags(self, show_details: bool = False) -> list[DagDetailDTO]:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             return [self._dag_dto(conn, dag, show_details) for dag in self.store.dags(conn)]
 
     def list_unfinished_dags(self, show_details: bool = False) -> list[DagDetailDTO]:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             return [self._dag_dto(conn, dag, show_details) for dag in self.store.dags(conn, unfinished_only=True)]
 
     def get_maintenance_dag(self, show_details: bool = True) -> DagDetailDTO:
         """The latest maintenance DAG in any state, else 404 (``/dag/maintain/...``)."""
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             dag = self.store.latest_maintenance_dag(conn)
             if dag is None:
                 holder = "Agent" if self.store.is_local else "Cluster"
@@ -119,7 +119,7 @@ class TaskService:
             return self._dag_dto(conn, dag, show_details)
 
     def is_under_maintenance(self) -> bool:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             return maintenance.is_under_maintenance(conn, self.store.tables)
 
     # -- operators ------------------------------------------------------------------------
@@ -137,8 +137,9 @@ class TaskService:
     def _dag_dto(self, conn: Connection, dag: DagRow, show_details: bool) -> DagDetailDTO:
         if not show_details:
             return self.dto.dag(dag)
-        nodes = [(node, self.store.subtasks_of_node(conn, node.id))
-                 for node in self.store.nodes_of_dag(conn, dag.id)]
+        node_rows = self.store.nodes_of_dag(conn, dag.id)
+        tasks = self.store.subtasks_of_nodes(conn, [node.id for node in node_rows])
+        nodes = [(node, tasks[node.id]) for node in node_rows]
         logs = self.store.logs_of_subtasks(conn, [t.id for _, ts in nodes for t in ts])
         return self.dto.dag(dag, nodes, logs)
 

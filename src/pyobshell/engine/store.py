@@ -27,6 +27,8 @@ from pyobshell.errors import NO_ROW_AFFECTED, TASK_NOT_FOUND
 
 log = logging.getLogger(__name__)
 
+_READ_ONLY = "pyobshell_read_only"
+
 
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -42,8 +44,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred read-then-write transaction
-        # could otherwise fail with SQLITE_BUSY instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # could otherwise fail with SQLITE_BUSY instead of waiting. Read-only transactions stay
+        # deferred: under WAL they never wait for the lock (SQLite's busy wait backs off in
+        # sleeps of up to 100 ms, which made concurrent API reads take seconds).
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -95,6 +99,14 @@ class TaskStore:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads (a consistent snapshot that never waits for writers)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
     # -- reads ----------------------------------------------------------------------------
     def get_dag(self, conn: Connection, dag_id: int) -> DagRow:
         row = conn.execute(select(self.tables.dag).where(self.tables.dag.c.id == dag_id)).first()
@@ -131,6 +143,17 @@ class TaskStore:
         t = self.tables.subtask
         rows = conn.execute(select(t).where(t.c.node_id == node_id).order_by(t.c.id))
         return [SubTaskRow.from_mapping(r._mapping) for r in rows]
+
+    def subtasks_of_nodes(self, conn: Connection, node_ids: list[int]) -> dict[int, list[SubTaskRow]]:
+        """Sub-tasks of several nodes in one query (a DAG view would otherwise query per node)."""
+        result: dict[int, list[SubTaskRow]] = {node_id: [] for node_id in node_ids}
+        if not node_ids:
+            return result
+        t = self.tables.subtask
+        for row in conn.execute(select(t).where(t.c.node_id.in_(node_ids)).order_by(t.c.id)):
+            task = SubTaskRow.from_mapping(row._mapping)
+            result[task.node_id].append(task)
+        return result
 
     def subtasks_in_states(self, conn: Connection, states: tuple[State, ...]) -> list[SubTaskRow]:
         t = self.tables.subtask
