@@ -4,7 +4,6 @@ cluster store when obState becomes AVAILABLE (with retries), and a clean stop.""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
@@ -35,11 +34,16 @@ def test_task_module_names_are_comma_separated() -> None:
     assert task_module_names({}) == []
 
 
-def test_task_modules_register_their_types(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    monkeypatch.delitem(sys.modules, "agent_test_tasks", raising=False)
-    assert load_task_modules({TASK_MODULES_ENV: "agent_test_tasks"}) == ["agent_test_tasks"]
-    assert "JournalStep" in DEFAULT_REGISTRY and "LongContinuableStep" in DEFAULT_REGISTRY
+def test_task_modules_register_their_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = f"plugin_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(
+        "from pyobshell.engine import Task, register_task_type\n\n"
+        f"@register_task_type\nclass {module.title()}Type(Task):\n    def execute(self):\n        pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert f"{module.title()}Type" not in DEFAULT_REGISTRY
+    assert load_task_modules({TASK_MODULES_ENV: f"json, {module}"}) == ["json", module]
+    assert f"{module.title()}Type" in DEFAULT_REGISTRY
+    assert load_task_modules({TASK_MODULES_ENV: module}) == [module]  # a second load is harmless
 
 
 @pytest.mark.parametrize(("modules", "fragment"), [

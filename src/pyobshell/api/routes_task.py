@@ -46,14 +46,14 @@ class NodeOperator(BaseModel):
     operator: str = Field(min_length=1, description="PASS (any case)")
 
 
-def agent_tasks(request: Request) -> AgentTasks:
+async def agent_tasks(request: Request) -> AgentTasks:
     tasks = getattr(request.app.state.agent, "tasks", None)
     if tasks is None:
         raise TASK_ENGINE_UNAVAILABLE("the task engine is not running on this agent")
     return tasks
 
 
-def task_services(tasks: Annotated[AgentTasks, Depends(agent_tasks)]) -> TaskServices:
+async def task_services(tasks: Annotated[AgentTasks, Depends(agent_tasks)]) -> TaskServices:
     return tasks.services
 
 
