@@ -1,0 +1,122 @@
+"""Upgrade pre-checks: each check alone on scripted answers, all of them on a simulated cluster,
+and every failure reported at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from pyobshell.errors import ObshellError
+from pyobshell.observer_config import read_pid
+from pyobshell.upgrade import prechecks
+from pyobshell.upgrade.prechecks import AgentFacts, CheckFailure
+from simhelpers import connect, query as run_query, sim_cluster, wait_for
+
+
+def scripted(answers: dict[str, list[tuple]]):
+    """A query function answering by a distinctive fragment of the SQL."""
+    def query(sql: str) -> list[tuple]:
+        for fragment, rows in answers.items():
+            if fragment in sql:
+                return rows
+        return [(0,)]
+    return query
+
+
+HEALTHY = {
+    "DBA_OB_ZONES": [(3,)],
+    "ob_startup_mode": [],
+    "GV$OB_SERVER_SCHEMA_INFO": [],
+    "min_observer_version": [("4.2.1.0",)],
+    "'compatible'": [("4.2.1.0",)],
+}
+
+
+def test_a_healthy_cluster_passes_every_check() -> None:
+    assert prechecks.cluster_state_failures(scripted(HEALTHY), "ROLLING") == []
+
+
+def test_every_failure_is_reported_at_once() -> None:
+    answers = {**HEALTHY, "DBA_OB_ZONES": [(2,)], "GV$OB_SERVER_SCHEMA_INFO": [("tenant1",)],
+               "tablet_compaction_info": [(4,)], "CDB_OB_MAJOR_COMPACTION": [(1,)], "CDB_OB_BACKUP_JOBS": [(2,)],
+               "min_observer_version": [("4.2.1.0",), ("4.2.1.1",)]}
+    failures = prechecks.cluster_state_failures(scripted(answers), "ROLLING")
+    assert [f.code for f in failures] == [
+        "OB.Upgrade.UnableToRollingUpgrade", "OB.Upgrade.TenantsSchemaNotRefreshed", "OB.Upgrade.TabletInMerging",
+        "OB.Upgrade.TenantInMajorCompaction", "OB.Upgrade.HasRunningBackupTask", "OB.Upgrade.MinObserverVersionNotSync",
+    ]
+    with pytest.raises(ObshellError) as error:
+        prechecks.raise_if_failed(failures)
+    assert error.value.status == 400 and error.value.code == "OB.Upgrade.PreCheckFailed"
+    assert [sub["errCode"] for sub in error.value.sub_errors] == [f.code for f in failures]
+
+
+def test_stop_service_needs_no_zones_and_shared_storage_needs_two() -> None:
+    two_zones = {**HEALTHY, "DBA_OB_ZONES": [(2,)]}
+    assert prechecks.check_mode("STOPSERVICE", scripted(two_zones)) is None
+    assert prechecks.check_mode("ROLLING", scripted({**two_zones, "ob_startup_mode": [("shared_storage",)]})) is None
+
+
+def test_compatible_checked_only_below_4_3_3_0() -> None:
+    split = {**HEALTHY, "'compatible'": [("4.2.1.0",), ("4.2.1.1",)]}
+    assert [f.code for f in prechecks.check_data_versions_in_sync(scripted(split))] == ["OB.Upgrade.TenantCompatibleNotSync"]
+    newer = {**split, "min_observer_version": [("4.10.0.0",)]}  # a version, not a string, comparison
+    assert prechecks.check_data_versions_in_sync(scripted(newer)) == []
+
+
+def test_agents_and_observers_unavailable() -> None:
+    agents = [AgentFacts("127.0.0.1:2886", True, 3, "127.0.0.1:2881"), AgentFacts("127.0.0.2:2886", False, 3, "127.0.0.2:2881"),
+              AgentFacts("127.0.0.3:2886", True, 1, "127.0.0.3:2881")]
+    failures = prechecks.agent_failures(agents, missing=["127.0.0.4:2886"])
+    assert failures == [
+        CheckFailure("Agent.Unavailable", "Agent 127.0.0.2:2886, 127.0.0.4:2886 is not available"),
+        CheckFailure("OB.Server.Unavailable", "Observer 127.0.0.3:2881 is not available"),
+    ]
+
+
+@pytest.mark.parametrize("path, code", [
+    ("relative/dir", "Common.InvalidPath"),
+    ("/tmp/a b", "Common.InvalidPath"),
+    ("/tmp/../etc", "Common.InvalidPath"),
+])
+def test_bad_upgrade_dirs(path: str, code: str) -> None:
+    failure = prechecks.check_upgrade_dir(path)
+    assert failure is not None and failure.code == code and path in failure.message
+
+
+def test_upgrade_dir_under_a_file_is_not_writable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    failure = prechecks.check_upgrade_dir(str(tmp_path / "file" / "upgrade"))
+    assert failure is not None and failure.code == "Common.PermissionDenied"
+
+
+def test_upgrade_dir_space_and_default(tmp_path: Path) -> None:
+    assert prechecks.check_upgrade_dir("") is None
+    assert prechecks.check_upgrade_dir(str(tmp_path / "new" / "dir"), required_bytes=1024) is None
+    too_big = prechecks.check_upgrade_dir(str(tmp_path), required_bytes=1 << 62)
+    assert too_big is not None and too_big.code == "Environment.DiskSpaceNotEnough"
+
+
+@pytest.mark.multiprocess
+def test_checks_on_a_simulated_cluster(tmp_path: Path) -> None:
+    password = "pre-pw"
+    with sim_cluster(tmp_path / "c", net=16, zones=3, password=password) as cluster:
+        conn = connect(cluster["observers"][0], password)
+
+        def query(sql: str) -> list[tuple]:
+            return run_query(conn, sql)
+
+        with conn:
+            assert prechecks.cluster_state_failures(query, "ROLLING") == []
+            run_query(conn, "ALTER SYSTEM MAJOR FREEZE TENANT = ALL")
+            codes = [f.code for f in prechecks.cluster_state_failures(query, "ROLLING")]
+            assert "OB.Upgrade.TenantInMajorCompaction" in codes
+            wait_for(lambda: prechecks.check_no_major_compaction(query) is None, 15, "major compaction to end")
+            victim = Path(cluster["observers"][2]["home"])
+            os.kill(read_pid(victim), signal.SIGKILL)
+            failure = wait_for(lambda: prechecks.check_schema_refreshed(query), 15, "unrefreshed schema on the dead server")
+            assert failure.code == "OB.Upgrade.TenantsSchemaNotRefreshed" and "sys" in failure.message
