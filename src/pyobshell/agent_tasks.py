@@ -27,7 +27,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from sqlalchemy import URL, create_engine
+from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -121,6 +121,13 @@ class AgentTasks:
     def cluster_store(self) -> TaskStore | None:
         cluster = self.services.cluster
         return cluster.store if cluster is not None else None
+
+    @property
+    def cluster_engine(self) -> Engine | None:
+        """The SQLAlchemy engine on the ``ocs`` database once the cluster store is open
+        (other cluster tables, such as the package store's, live there too)."""
+        store = self.cluster_store
+        return store.engine if store is not None else None
 
     # -- lifecycle (on the application's event loop) --------------------------------------
     async def start(self) -> None:
