@@ -14,8 +14,9 @@ import httpx
 from pyobshell.api.models import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
 from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
-from pyobshell.client.errors import ObshellConnectionError
-from pyobshell.client.sync_client import DEFAULT_TIMEOUT_S, UPLOAD_TIMEOUT
+from pyobshell.api.package_models import PackageInfo
+from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError, ObshellConnectionError
+from pyobshell.client.sync_client import DEFAULT_TIMEOUT_S, PACKAGE_UPLOAD_PATH, PACKAGES_PATH, UPLOAD_TIMEOUT
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 
 
@@ -66,6 +67,38 @@ class AsyncObshellClient:
     async def agent_identity(self) -> AgentInfoWithIdentity:
         return wire.typed(await self.request("GET", "/rpc/v1/agent/info"), AgentInfoWithIdentity)
 
+    async def upload_package(self, path: Path) -> PackageInfo:
+        return wire.typed(await self.upload(PACKAGE_UPLOAD_PATH, path), PackageInfo)
+
+    async def list_packages(self) -> list[PackageInfo]:
+        return wire.typed(wire.contents(await self.request("GET", PACKAGES_PATH + "/info")), list[PackageInfo])
+
+    async def delete_package(self, pkg_id: int) -> None:
+        await self.request("DELETE", f"{PACKAGES_PATH}/{pkg_id}")
+
+    async def download_package(self, pkg_id: int, dest: Path) -> Path:
+        url = wire.target_url(self.base_url, f"{PACKAGES_PATH}/{pkg_id}/download", None)
+        headers, _ = await asyncio.to_thread(wire.encrypted_request, await self.builder(), self._credentials, "GET", url, None)
+        request = self._http.build_request("GET", url, headers=headers, timeout=UPLOAD_TIMEOUT)
+        response = await self._send(request, stream=True)
+        try:
+            if not wire.is_file_reply(response):
+                await response.aread()
+                wire.envelope_data(response)  # raises the agent's error
+                raise ObshellApiError(INVALID_RESPONSE, "the download answered JSON, not a file", response.status_code)
+            sink = await asyncio.to_thread(wire.DownloadSink, dest, response.headers)
+            try:
+                async for chunk in response.aiter_bytes():
+                    sink.write(chunk)
+            except BaseException:
+                sink.abort()
+                raise
+            return await asyncio.to_thread(sink.finish)
+        except httpx.HTTPError as exc:
+            raise ObshellConnectionError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            await response.aclose()
+
     async def request(
         self, method: str, path: str, body: Any = None, query: wire.Query = None, *, auth: bool = True, model: Any = None
     ) -> Any:
@@ -108,8 +141,8 @@ class AsyncObshellClient:
         self._builder = None
         await self.builder()
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         try:
-            return await self._http.send(request)
+            return await self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
             raise ObshellConnectionError(f"{request.method} {request.url}: {type(exc).__name__}: {exc}") from exc

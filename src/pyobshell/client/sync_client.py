@@ -21,11 +21,14 @@ import httpx
 from pyobshell.api.models import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
 from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
-from pyobshell.client.errors import ObshellConnectionError
+from pyobshell.api.package_models import PackageInfo
+from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError, ObshellConnectionError
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 
 DEFAULT_TIMEOUT_S = 30.0
 UPLOAD_TIMEOUT = httpx.Timeout(30.0, read=600.0, write=600.0)
+PACKAGE_UPLOAD_PATH = "/api/v1/package"
+PACKAGES_PATH = "/api/v1/upgrade/package"
 
 
 class ObshellClient:
@@ -85,6 +88,41 @@ class ObshellClient:
         """``/rpc/v1/agent/info``: needs an agent token or the agent password."""
         return wire.typed(self.request("GET", "/rpc/v1/agent/info"), AgentInfoWithIdentity)
 
+    # -- upgrade packages --------------------------------------------------------------------
+
+    def upload_package(self, path: Path) -> PackageInfo:
+        """Store an RPM in the cluster's package store (``POST /api/v1/package``)."""
+        return wire.typed(self.upload(PACKAGE_UPLOAD_PATH, path), PackageInfo)
+
+    def list_packages(self) -> list[PackageInfo]:
+        return wire.typed(wire.contents(self.request("GET", PACKAGES_PATH + "/info")), list[PackageInfo])
+
+    def delete_package(self, pkg_id: int) -> None:
+        self.request("DELETE", f"{PACKAGES_PATH}/{pkg_id}")
+
+    def download_package(self, pkg_id: int, dest: Path) -> Path:
+        """Write package ``pkg_id`` to ``dest`` (streamed, size and SHA-256 verified)."""
+        url = wire.target_url(self.base_url, f"{PACKAGES_PATH}/{pkg_id}/download", None)
+        headers, _ = wire.encrypted_request(self.builder(), self._credentials, "GET", url, None)
+        response = self._send(self._http.build_request("GET", url, headers=headers, timeout=UPLOAD_TIMEOUT), stream=True)
+        try:
+            if not wire.is_file_reply(response):
+                response.read()
+                wire.envelope_data(response)  # raises the agent's error
+                raise ObshellApiError(INVALID_RESPONSE, "the download answered JSON, not a file", response.status_code)
+            sink = wire.DownloadSink(dest, response.headers)
+            try:
+                for chunk in response.iter_bytes():
+                    sink.write(chunk)
+            except BaseException:
+                sink.abort()
+                raise
+            return sink.finish()
+        except httpx.HTTPError as exc:
+            raise ObshellConnectionError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            response.close()
+
     # -- generic -----------------------------------------------------------------------------
 
     def request(
@@ -137,8 +175,8 @@ class ObshellClient:
         self._builder = None
         self.builder()
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         try:
-            return self._http.send(request)
+            return self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
             raise ObshellConnectionError(f"{request.method} {request.url}: {type(exc).__name__}: {exc}") from exc

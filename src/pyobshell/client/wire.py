@@ -8,8 +8,12 @@ one ``httpx.URL``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
+import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -113,3 +117,62 @@ def typed(data: Any, model: Any) -> Any:
 
 def default_builder(public_key: str, style: ClientStyle) -> RequestBuilder:
     return RequestBuilder(public_key, style)
+
+
+def contents(data: Any) -> Any:
+    """The list inside obshell's ``{"contents": [...]}`` wrapping of a slice."""
+    if isinstance(data, dict) and "contents" in data:
+        return data["contents"]
+    raise ObshellApiError(INVALID_RESPONSE, "expected a list wrapped as {\"contents\": [...]}", 200)
+
+
+DOWNLOAD_CORRUPTED = "Client.Download.Corrupted"
+_DIGEST_RE = re.compile(r"sha-256=:([A-Za-z0-9+/=]+):")
+
+
+def is_file_reply(response: httpx.Response) -> bool:
+    """A download answered with the file itself (errors come as JSON envelopes)."""
+    return response.status_code == 200 and not response.headers.get("content-type", "").startswith("application/json")
+
+
+class DownloadSink:
+    """Writes a downloaded file next to ``dest`` and moves it there only once its size and its
+    ``Repr-Digest`` SHA-256 match; on any failure nothing is left at ``dest``."""
+
+    def __init__(self, dest: Path, headers: httpx.Headers):
+        match = _DIGEST_RE.search(headers.get("repr-digest", ""))
+        if match is None:
+            raise ObshellApiError(INVALID_RESPONSE, "the download has no Repr-Digest sha-256", 200)
+        self.expected_sha256 = base64.b64decode(match.group(1)).hex()
+        length = headers.get("content-length", "")
+        self.expected_size = int(length) if length.isdigit() else None
+        self.dest = Path(dest)
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{self.dest.name}.", suffix=".partial", dir=self.dest.parent)
+        self.partial = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self._digest.update(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> Path:
+        self._file.close()
+        actual = self._digest.hexdigest()
+        problem = None
+        if self.expected_size is not None and self.size != self.expected_size:
+            problem = f"{self.size} bytes received, {self.expected_size} announced"
+        elif actual != self.expected_sha256:
+            problem = f"SHA-256 {actual} does not match the announced {self.expected_sha256}"
+        if problem is not None:
+            self.abort()
+            raise ObshellApiError(DOWNLOAD_CORRUPTED, f"download of {self.dest.name} failed: {problem}", 200)
+        os.replace(self.partial, self.dest)
+        return self.dest
+
+    def abort(self) -> None:
+        self._file.close()
+        self.partial.unlink(missing_ok=True)

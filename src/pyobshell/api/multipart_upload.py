@@ -1,0 +1,191 @@
+"""Receiving one uploaded file from a multipart/form-data body, streamed to disk.
+
+Starlette's form parser spools files to the system temp directory and has no limit on a
+file's size; a package upload needs both: the file goes to a private temporary file in a
+directory the agent chooses (its home), at most ``max_bytes`` of it, hashed on the way, and
+only a chunk of it is in memory at a time. Disk writes run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from pyobshell.errors import ErrorCode, ErrorKind
+
+_B = ErrorKind.BAD_REQUEST
+FILE_MISSING = ErrorCode("Request.File.Missing", _B, "File '{}' in the request is missing: {}")
+FILE_TOO_LARGE = ErrorCode("Request.File.TooLarge", _B, "File '{}' is larger than the limit of {} bytes")
+MULTIPART_INVALID = ErrorCode("Request.Multipart.Invalid", _B, "The multipart/form-data body cannot be read: {}")
+UPLOAD_SAVE_FAILED = ErrorCode("Request.File.SaveFailed", ErrorKind.UNEXPECTED, "Cannot save the uploaded file: {}")
+
+FLUSH_BYTES = 1 << 20  # hand the parser about this much per worker-thread call
+MAX_OTHER_FIELD_BYTES = 64 * 1024  # form fields besides the file: only a little text is expected
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the file
+
+
+@dataclass
+class ReceivedFile:
+    """The uploaded file, in a temporary file the caller must remove (:meth:`remove`)."""
+
+    path: Path
+    filename: str
+    size: int
+    sha256: str
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class _Part:
+    headers: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    filename: str | None = None
+
+
+class _Receiver:
+    """The parser's callbacks: the wanted field goes to disk, anything else is counted."""
+
+    def __init__(self, field_name: str, directory: Path, max_bytes: int):
+        self.field_name = field_name
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.part = _Part()
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self.file: Any = None
+        self.path: Path | None = None
+        self.filename = ""
+        self.size = 0
+        self.other_bytes = 0
+        self.digest = hashlib.sha256()
+        self.ended = False
+        self.in_file = False
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin, "on_header_field": self._header_field_data,
+            "on_header_value": self._header_value_data, "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+            "on_part_end": self._part_end, "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self.part = _Part()
+
+    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        name = bytes(self._header_field).decode("latin-1").strip().lower()
+        self.part.headers[name] = bytes(self._header_value).decode("latin-1").strip()
+        self._header_field.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        disposition, options = parse_options_header(self.part.headers.get("content-disposition", ""))
+        if disposition != b"form-data":
+            raise MULTIPART_INVALID("a part is not form-data")
+        self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        self.part.filename = None if filename is None else filename.decode("utf-8", "replace")
+        if self.part.name != self.field_name:
+            return
+        if self.path is not None:
+            raise MULTIPART_INVALID(f"the field '{self.field_name}' is sent more than once")
+        fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.directory)
+        self.file, self.path = os.fdopen(fd, "wb"), Path(name)
+        self.filename = self.part.filename or ""
+        self.in_file = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if not self.in_file:
+            self.other_bytes += end - start
+            if self.other_bytes > MAX_OTHER_FIELD_BYTES:
+                raise MULTIPART_INVALID(f"form fields besides '{self.field_name}' exceed {MAX_OTHER_FIELD_BYTES} bytes")
+            return
+        self.size += end - start
+        if self.size > self.max_bytes:
+            raise FILE_TOO_LARGE(self.field_name, self.max_bytes)
+        chunk = data[start:end]
+        self.digest.update(chunk)
+        self.file.write(chunk)
+
+    def _part_end(self) -> None:
+        if self.in_file:
+            self.in_file = False
+            self.file.close()
+
+    def _end(self) -> None:
+        self.ended = True
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+async def receive_file(request: Request, field_name: str, directory: Path, max_bytes: int) -> ReceivedFile:
+    """Stream the multipart field ``field_name`` of ``request`` into ``directory``.
+
+    Raises a 400 :class:`~pyobshell.errors.ObshellError` (nothing left on disk) when the
+    body is not multipart, is malformed or truncated, lacks the field, or the file is larger
+    than ``max_bytes``."""
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise FILE_MISSING(field_name, "the body is not multipart/form-data")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD_BYTES:
+        raise FILE_TOO_LARGE(field_name, max_bytes)  # refused before reading anything
+    receiver = _Receiver(field_name, directory, max_bytes)
+    try:
+        await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
+        parser = _parser(boundary, receiver)
+        pending = bytearray()
+        async for chunk in request.stream():
+            pending += chunk
+            if len(pending) >= FLUSH_BYTES:
+                await _feed(parser, bytes(pending))
+                pending.clear()
+        if pending:
+            await _feed(parser, bytes(pending))
+        if not receiver.ended:
+            raise MULTIPART_INVALID("the body ends before its closing boundary (truncated upload?)")
+        if receiver.path is None:
+            raise FILE_MISSING(field_name, "no such form field")
+    except OSError as exc:  # the agent's disk, not the request
+        await anyio.to_thread.run_sync(receiver.discard)
+        raise UPLOAD_SAVE_FAILED(f"{exc.strerror or exc}") from exc
+    except BaseException:
+        await anyio.to_thread.run_sync(receiver.discard)
+        raise
+    return ReceivedFile(receiver.path, receiver.filename, receiver.size, receiver.digest.hexdigest())
+
+
+def _parser(boundary: bytes, receiver: _Receiver) -> MultipartParser:
+    try:
+        return MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    except FormParserError as exc:
+        raise MULTIPART_INVALID(str(exc)) from exc
+
+
+async def _feed(parser: MultipartParser, data: bytes) -> None:
+    try:
+        await anyio.to_thread.run_sync(parser.write, data)
+    except FormParserError as exc:
+        raise MULTIPART_INVALID(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
