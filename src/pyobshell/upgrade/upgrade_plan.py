@@ -1,0 +1,309 @@
+"""The upgrade plan: route, packages per hop and DAG stages, computed before anything runs.
+
+:func:`plan_upgrade` is a pure function of the request, the cluster facts, the stored
+packages and the target package's route file; :func:`read_cluster_facts` reads the facts
+from the observer (blocking: call it from a worker thread).
+
+The checks follow obshell's ``POST /api/v1/ob/upgrade`` pre-checks where they apply to a
+plan (upgrade dir, target ≥ 4.2.0.0 and above the current build, route, mode versus zone
+count). Missing packages are *reported* per hop and architecture instead of refused, so a
+client sees everything it still has to upload; only the target's main package is required,
+since its ``oceanbase_upgrade_dep.yml`` is where the route comes from.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from pyobshell.engine.model import AgentInfo
+from pyobshell.errors import MYSQL_ERROR, ErrorCode, ErrorKind, ObshellError
+from pyobshell.ob.connection import ObConnectionPool
+from pyobshell.upgrade.dag_layout import Stage, UpgradeMode, ZoneAgents, dag_name, upgrade_stages
+from pyobshell.upgrade.package_schema import StoredPackage
+from pyobshell.upgrade.route_file import RouteFile, parse_route_file
+from pyobshell.upgrade.route_planner import (
+    MIN_SUPPORTED_TARGET,
+    UPGRADE_PACKAGE_NAMES,
+    RouteStep,
+    UpgradeRoute,
+    plan_route,
+)
+from pyobshell.upgrade.versions import BuildVersion, Release, Version
+
+log = logging.getLogger(__name__)
+
+_B, _X = ErrorKind.BAD_REQUEST, ErrorKind.UNEXPECTED
+INVALID_PATH = ErrorCode("Common.InvalidPath", _B, "Path '{}' is not valid: {}")
+UNABLE_TO_ROLLING_UPGRADE = ErrorCode("OB.Upgrade.UnableToRollingUpgrade", _B, "{}")
+TARGET_PACKAGE_NOT_EXIST = ErrorCode("OB.Package.NotExist", _B, "These packages are missing: '{}'")
+CLUSTER_FACTS_UNAVAILABLE = ErrorCode("OB.Upgrade.ClusterFacts.Unavailable", _X,
+                                      "Cannot read the cluster for the upgrade: {}")
+
+_PATH_CHARS = re.compile(r"^[a-zA-Z0-9\u4e00-\u9fa5\-_:@/.]*$")
+NULL_RELEASE = "null"  # obshell's release of a route node without a build
+SHARED_STORAGE = "SHARED_STORAGE"
+
+
+@dataclass(frozen=True)
+class UpgradeRequest:
+    """The upgrade body, validated: ``version`` has no build, ``release`` is BUILD.DIST."""
+
+    version: Version
+    release: Release
+    mode: UpgradeMode
+    upgrade_dir: str = ""
+    freeze_server: bool = False
+
+    @property
+    def target(self) -> Version:
+        return self.version.with_build(self.release.build)
+
+    @property
+    def release_text(self) -> str:
+        return str(self.release)
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What the plan needs to know about the cluster."""
+
+    current: Version  # version and build the observers run
+    zones: tuple[ZoneAgents, ...]  # DBA_OB_ZONES order, the rolling order
+    arches: tuple[str, ...]  # every agent architecture
+    edition: str = "community"
+    shared_storage: bool = False
+
+
+# -- the plan (pydantic: it is what the plan endpoint answers) ---------------------------------
+
+
+class AgentAddress(BaseModel):
+    ip: str
+    port: int
+
+
+class PlannedPackage(BaseModel):
+    name: str
+    architecture: str
+    file_name: str = Field(description="the RPM file name; '${release}' stands for any non-deprecated build")
+    present: bool
+    pkg_id: int | None = Field(default=None, description="the stored package that will be used")
+
+
+class PlannedHop(BaseModel):
+    index: int = Field(description="upgradeRouteIndex of the hop's stages")
+    version: str
+    release: str = Field(description="build number, or 'null' for any non-deprecated build")
+    build_version: str
+    role: str = Field(description="'barrier' (a binary that must really be installed) or 'target'")
+    packages: list[PlannedPackage]
+
+
+class PlannedStage(BaseModel):
+    index: int = Field(description="1-based stage number (the DAG's stage)")
+    name: str
+    parallel: bool
+    agents: list[AgentAddress] = Field(description="executing agents of a parallel stage; none: the maintainer")
+    hop: int | None = None
+    zone: str | None = None
+
+
+class UpgradePlan(BaseModel):
+    name: str = Field(description="the name the upgrade DAG will have")
+    current_version: str = Field(description="version-build the cluster runs")
+    target_version: str
+    target_release: str
+    mode: UpgradeMode
+    freeze_server: bool
+    upgrade_dir: str
+    route: list[PlannedHop] = Field(description="hop by hop, the start left out")
+    missing_packages: list[str]
+    ready: bool = Field(description="every package of every hop is stored")
+    max_stage: int
+    stages: list[PlannedStage]
+
+
+# -- pure planning -------------------------------------------------------------------------------
+
+
+def check_upgrade_dir(upgrade_dir: str) -> str:
+    """The trimmed dir; empty means the default. Refuses what obshell's CheckPathValid refuses."""
+    path = upgrade_dir.strip()
+    if not path:
+        return ""
+    if not path.startswith("/"):
+        raise INVALID_PATH(path, "should start with '/'")
+    if not _PATH_CHARS.match(path):
+        raise INVALID_PATH(path, "only letters, digits and - _ : @ / . are allowed")
+    parent = f"/{uuid.uuid4()}"
+    if not posixpath.normpath(parent + path).startswith(parent):
+        raise INVALID_PATH(path, "it climbs out of its parent directory")
+    return path
+
+
+def route_package_name(edition: str) -> str:
+    """The package whose ``oceanbase_upgrade_dep.yml`` holds the route (oceanbase-ce...)."""
+    return _package_names(edition)[0]
+
+
+def find_route_package(request: UpgradeRequest, facts: ClusterFacts,
+                       packages: Sequence[StoredPackage]) -> StoredPackage | None:
+    """The stored target package carrying the route file (the agents' architectures first)."""
+    name = route_package_name(facts.edition)
+    matches = [p for p in packages if p.name == name and p.version == request.version.number_string
+               and p.release_distribution == request.release_text]
+    order = {arch: i for i, arch in enumerate(facts.arches)}
+    return min(matches, key=lambda p: (order.get(p.architecture, len(order)), -p.pkg_id), default=None)
+
+
+def plan_upgrade(request: UpgradeRequest, facts: ClusterFacts, packages: Sequence[StoredPackage],
+                 route_file_text: str | None) -> UpgradePlan:
+    """The plan, or an :class:`ObshellError` (400 for anything the request or the stored
+    packages make impossible: bad dir, no route, downgrade, deprecated target, mode)."""
+    upgrade_dir = check_upgrade_dir(request.upgrade_dir)
+    route = _route(request, facts, route_file_text)
+    _check_mode(request.mode, facts)
+    hops = [_planned_hop(i, step, facts, packages, request.release.distribution)
+            for i, step in enumerate(route.hops)]
+    missing = [p.file_name for hop in hops for p in hop.packages if not p.present]
+    stages = upgrade_stages(len(hops), request.mode, facts.zones, request.freeze_server)
+    return UpgradePlan(
+        name=dag_name(request.mode, request.version.number_string, request.release_text),
+        current_version=str(facts.current), target_version=request.version.number_string,
+        target_release=request.release_text, mode=request.mode, freeze_server=request.freeze_server,
+        upgrade_dir=upgrade_dir, route=hops, missing_packages=missing, ready=not missing,
+        max_stage=len(stages), stages=[_planned_stage(i, s) for i, s in enumerate(stages, start=1)],
+    )
+
+
+def _route(request: UpgradeRequest, facts: ClusterFacts, route_file_text: str | None) -> UpgradeRoute:
+    target, current = request.target, facts.current
+    is_forward = target > current and target.without_build() >= MIN_SUPPORTED_TARGET
+    if route_file_text is None and is_forward and not target.same_numbers(current):
+        # Direction errors come first (plan_route below); this one only for a real upgrade.
+        name = route_package_name(facts.edition)
+        arch = facts.arches[0] if facts.arches else "x86_64"
+        raise TARGET_PACKAGE_NOT_EXIST(
+            f"[{name}-{request.version.number_string}-{request.release_text}.{arch}.rpm]; "
+            f"upload it first: the upgrade route comes from its oceanbase_upgrade_dep.yml")
+    route_file = parse_route_file(route_file_text) if route_file_text else RouteFile(())
+    return plan_route(route_file, current, target)
+
+
+def _check_mode(mode: UpgradeMode, facts: ClusterFacts) -> None:
+    if mode is not UpgradeMode.ROLLING:
+        return
+    needed = 2 if facts.shared_storage else 3
+    if len(facts.zones) < needed:
+        raise UNABLE_TO_ROLLING_UPGRADE(
+            f"Rolling upgrade requires at least 3 zones (or 2 zones for shared storage mode); "
+            f"this cluster has {len(facts.zones)}")
+
+
+def _planned_hop(index: int, step: RouteStep, facts: ClusterFacts, packages: Sequence[StoredPackage],
+                 distribution: str) -> PlannedHop:
+    planned = [
+        _planned_package(name, step, arch, distribution, packages)
+        for name in _package_names(facts.edition) for arch in facts.arches
+    ]
+    return PlannedHop(index=index, version=step.version.number_string, release=step.version.build or NULL_RELEASE,
+                      build_version=step.build_version, role=step.role.value, packages=planned)
+
+
+def _planned_package(name: str, step: RouteStep, arch: str, distribution: str,
+                     packages: Sequence[StoredPackage]) -> PlannedPackage:
+    version, build = step.version.number_string, step.version.build
+    candidates = [p for p in packages if p.name == name and p.version == version
+                  and p.architecture == arch and p.distribution == distribution]
+    if build is not None:
+        candidates = [p for p in candidates if p.release == build]
+    else:  # any build the route file does not mark deprecated, the newest first
+        candidates = [p for p in candidates if p.release not in step.deprecated_builds]
+    chosen = max(candidates, key=lambda p: (p.build_number, p.pkg_id), default=None)
+    file_name = (chosen.rpm_file_name if chosen is not None
+                 else f"{name}-{version}-{build or '${release}'}.{distribution}.{arch}.rpm")
+    return PlannedPackage(name=name, architecture=arch, file_name=file_name, present=chosen is not None,
+                          pkg_id=chosen.pkg_id if chosen is not None else None)
+
+
+def _planned_stage(index: int, stage: Stage) -> PlannedStage:
+    return PlannedStage(index=index, name=stage.name, parallel=stage.parallel,
+                        agents=[AgentAddress(ip=a.ip, port=a.port) for a in stage.agents],
+                        hop=stage.hop, zone=stage.zone)
+
+
+def _package_names(edition: str) -> tuple[str, ...]:
+    names = UPGRADE_PACKAGE_NAMES.get(edition)
+    if names is None:
+        raise CLUSTER_FACTS_UNAVAILABLE(f"unknown OceanBase edition {edition!r}")
+    return names
+
+
+# -- reading the facts (blocking) ----------------------------------------------------------------
+
+BUILD_VERSION_SQL = "SELECT BUILD_VERSION FROM oceanbase.DBA_OB_SERVERS WHERE SVR_IP = %s AND SQL_PORT = %s"
+ZONES_SQL = "SELECT ZONE FROM oceanbase.DBA_OB_ZONES"
+SERVERS_SQL = "SELECT SVR_IP, ZONE FROM oceanbase.DBA_OB_SERVERS"
+ALL_AGENTS_SQL = "SELECT ip, port, zone, architecture FROM ocs.all_agent"
+STARTUP_MODE_SQL = "SELECT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'ob_startup_mode'"
+
+
+def read_cluster_facts(pool: ObConnectionPool, *, sql_host: str, sql_port: int, agent_port: int,
+                       arch: str) -> ClusterFacts:
+    """Version, zones (with their agents) and architectures, as root@sys through ``pool``.
+
+    Agents come from ``ocs.all_agent`` when the cluster has that table; otherwise one agent
+    per observer is assumed, on this agent's port, with this agent's architecture."""
+    try:
+        rows = pool.query(BUILD_VERSION_SQL, (sql_host, sql_port))
+        if not rows:
+            raise CLUSTER_FACTS_UNAVAILABLE(f"observer {sql_host}:{sql_port} is not in DBA_OB_SERVERS")
+        current = _current_version(str(rows[0]["BUILD_VERSION"]))
+        zone_names = [str(row["ZONE"]) for row in pool.query(ZONES_SQL)]
+        agents = _agents_by_zone(pool, agent_port, arch)
+        shared = any(str(r["VALUE"]).upper() == SHARED_STORAGE for r in _optional(pool, STARTUP_MODE_SQL))
+    except ObshellError as exc:
+        if exc.error_code is CLUSTER_FACTS_UNAVAILABLE:
+            raise
+        raise CLUSTER_FACTS_UNAVAILABLE(exc.message) from exc
+    zones = tuple(ZoneAgents(z, tuple(sorted(agents.get(z, {})))) for z in zone_names)
+    arches = tuple(sorted({a for per_zone in agents.values() for a in per_zone.values()})) or (arch,)
+    return ClusterFacts(current=current, zones=zones, arches=arches, shared_storage=shared)
+
+
+def _current_version(text: str) -> Version:
+    try:
+        return BuildVersion.parse(text).version
+    except ValueError as exc:
+        raise CLUSTER_FACTS_UNAVAILABLE(f"unreadable BUILD_VERSION {text!r}") from exc
+
+
+def _agents_by_zone(pool: ObConnectionPool, agent_port: int, arch: str) -> dict[str, dict[AgentInfo, str]]:
+    """zone -> {agent: architecture}."""
+    by_zone: dict[str, dict[AgentInfo, str]] = {}
+    for row in _optional(pool, ALL_AGENTS_SQL):
+        by_zone.setdefault(str(row["zone"]), {})[AgentInfo(str(row["ip"]), int(row["port"]))] = \
+            str(row["architecture"] or arch)
+    if by_zone:
+        return by_zone
+    for row in pool.query(SERVERS_SQL):
+        by_zone.setdefault(str(row["ZONE"]), {})[AgentInfo(str(row["SVR_IP"]), agent_port)] = arch
+    return by_zone
+
+
+def _optional(pool: ObConnectionPool, sql: str) -> list[dict]:
+    """Rows of a query on something the cluster may not have (a table, a parameter)."""
+    try:
+        return pool.query(sql)
+    except ObshellError as exc:
+        if exc.error_code is not MYSQL_ERROR:
+            raise
+        log.debug("optional query failed (%s): %s", sql, exc.message)
+        return []
