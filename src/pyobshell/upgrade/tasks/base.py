@@ -1,0 +1,193 @@
+"""What every upgrade task shares: its agent's environment, backing-off polls, commands that
+stop when the task is cancelled, and the per-host "real execute agent" rule."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pyobshell.engine import AgentInfo, Task
+from pyobshell.errors import ObshellError
+from pyobshell.upgrade import task_environment
+from pyobshell.upgrade.task_environment import TaskEnvironment
+from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, DIR_FAILED
+
+T = TypeVar("T")
+_ERRNO = re.compile(r"^\((\d+)\)")
+SHARED_HOST_LOG = ("Due to multiple agents being on this machine, only one needs to perform this sub task "
+                   "({} does).")
+
+
+@dataclass(frozen=True)
+class PollResult:
+    done: bool
+    seen: str  # what the last probe saw, for the log and the timeout message
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    output: str  # stdout and stderr, interleaved as written
+
+    def last_lines(self, count: int = 20) -> str:
+        return "\n".join(self.output.rstrip().splitlines()[-count:])
+
+
+class CommandTimeout(Exception):
+    def __init__(self, seconds: float, output: str):
+        super().__init__(f"did not finish within {seconds:g} s")
+        self.output = output
+
+
+def mysql_errno(error: BaseException) -> int | None:
+    """The MySQL/OceanBase error number behind an ObshellError from the SQL layer, if any."""
+    cause = error.__cause__
+    if cause is not None and getattr(cause, "args", None) and isinstance(cause.args[0], int):
+        return int(cause.args[0])
+    match = _ERRNO.match(error.message if isinstance(error, ObshellError) else str(error))
+    return int(match.group(1)) if match else None
+
+
+def describe(error: BaseException) -> str:
+    return error.message if isinstance(error, ObshellError) else (str(error) or type(error).__name__)
+
+
+class UpgradeTask(Task):
+    """Base of the upgrade task types."""
+
+    @property
+    def env(self) -> TaskEnvironment:
+        return task_environment.current(self.executer_agent)
+
+    # -- context ---------------------------------------------------------------------------
+    def upgrade_dir(self) -> Path:
+        """``upgradeDir`` from this agent's local data, else the param, else ``<ob home>/upgrade``."""
+        recorded = self.get_local_data(ctx.LOCAL_UPGRADE_DIR)
+        raw = recorded or str(self.context.get_param(ctx.UPGRADE_DIR) or "").strip()
+        path = Path(raw) if raw else self.env.ob_home / "upgrade"
+        if not path.is_absolute():
+            raise CONTEXT_INVALID(f"upgrade dir '{path}' is not an absolute path")
+        return path
+
+    def task_dir(self) -> Path:
+        recorded = self.get_local_data(ctx.LOCAL_TASK_DIR)
+        return Path(recorded) if recorded else self.upgrade_dir() / f"rpm-{ctx.task_time(self.context)}"
+
+    def rpm_dir(self, node: ctx.RouteNode) -> Path:
+        return self.task_dir() / self.env.arch / node.version
+
+    def package_file(self, name: str, node: ctx.RouteNode, agent: AgentInfo | None = None) -> ctx.PackageFile:
+        """The downloaded package ``name`` of hop ``node`` (this agent's local data by default)."""
+        owner = agent or self.executer_agent
+        raw = self.context.get_agent_data(owner, ctx.package_key(name, node))
+        if raw is None:
+            raise CONTEXT_INVALID(f"agent {owner} has no downloaded {name} package of {node.build_version}; "
+                                  "run 'Download all required packages' first")
+        return ctx.PackageFile.from_dict(raw)
+
+    def real_execute_agent(self) -> AgentInfo:
+        """The agent doing per-host work for this host: the first of ``allAgents`` with this IP."""
+        for raw in self.context.get_param(ctx.ALL_AGENTS) or []:
+            try:
+                agent = AgentInfo.from_any(raw)
+            except (TypeError, ValueError):
+                continue
+            if agent.ip == self.executer_agent.ip:
+                return agent
+        return self.executer_agent
+
+    def another_agent_does_it(self) -> bool:
+        """True (and logged) when another agent on this host does the per-host work."""
+        real = self.real_execute_agent()
+        if real == self.executer_agent:
+            return False
+        self.log_info(SHARED_HOST_LOG.format(real))
+        return True
+
+    # -- waiting ---------------------------------------------------------------------------
+    def poll_until(self, what: str, probe: Callable[[], PollResult], budget_s: float) -> tuple[bool, float, str]:
+        """Probe fast, then back off to ``poll_max_s``, until done or the budget is spent.
+
+        Returns (done, elapsed seconds, last thing seen). A probe that raises counts as
+        "not yet"; its error is what was last seen."""
+        timings = self.env.timings
+        start = time.monotonic()
+        delay, seen = timings.poll_first_s, "nothing yet"
+        while True:
+            try:
+                result = probe()
+                if result.done:
+                    return True, time.monotonic() - start, result.seen
+                seen = result.seen
+            except ObshellError as exc:
+                seen = f"query failed: {exc.message}"
+            elapsed = time.monotonic() - start
+            if elapsed >= budget_s:
+                self.log_warn(f"gave up waiting for {what} after {elapsed:.1f} s; last seen: {seen}")
+                return False, elapsed, seen
+            self.sleep(min(delay, max(budget_s - elapsed, 0.0)))
+            delay = min(delay * timings.poll_factor, timings.poll_max_s)
+
+    # -- commands --------------------------------------------------------------------------
+    def run_command(self, argv: Sequence[str], *, cwd: Path | None = None, timeout_s: float | None = None,
+                    extra_env: Mapping[str, str] | None = None) -> CommandResult:
+        """Run ``argv`` (no shell), collecting its output in a temporary file so a daemon that
+        keeps the descriptors cannot block us. Killed with its process group when the task is
+        interrupted or ``timeout_s`` passes (then :class:`CommandTimeout`)."""
+        environ = dict(os.environ, **(extra_env or {}))
+        with tempfile.TemporaryFile(mode="w+b") as output:
+            process = subprocess.Popen(list(argv), cwd=cwd, env=environ, stdin=subprocess.DEVNULL, stdout=output,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+            deadline = None if timeout_s is None else time.monotonic() + timeout_s
+            delay = 0.01
+            try:
+                while process.poll() is None:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        _kill_group(process)
+                        raise CommandTimeout(timeout_s or 0, _read(output))
+                    self.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+            except BaseException:
+                _kill_group(process)
+                raise
+            return CommandResult(process.returncode, _read(output))
+
+
+def _read(output: Any) -> str:
+    output.flush()
+    output.seek(0)
+    return output.read().decode("utf-8", errors="replace")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait(timeout=10)
+
+
+def remove_tree(path: Path) -> bool:
+    """Remove ``path`` (file, link or tree); False when there was nothing to remove."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as exc:
+        raise DIR_FAILED(f"cannot remove {path}: {exc.strerror or exc}; remove it by hand and retry") from exc
+    return True
