@@ -62,3 +62,28 @@ def test_monitor_follows_the_observer_and_notifies(
         (ObState.AVAILABLE, ObState.RUNNING),
         (ObState.RUNNING, ObState.AVAILABLE),
     ]
+
+
+def test_recent_state_reuses_a_young_probe_and_shares_a_new_one(
+    observer_process: object, fake_sql: FakeObserverSql, probe_pool: ObConnectionPool
+) -> None:
+    probes: list[float] = []
+    monitor = ObStateMonitor(probe_pool, interval_s=60)
+    real_refresh = monitor.refresh
+
+    async def counting_refresh(timeout_s: float = 2.0) -> ObState:
+        probes.append(timeout_s)
+        return await real_refresh(timeout_s)
+
+    monitor.refresh = counting_refresh  # type: ignore[method-assign]
+
+    async def scenario() -> list[ObState]:
+        first = await asyncio.gather(*(monitor.recent_state(1.0) for _ in range(5)))  # one probe for all
+        fake_sql.stop()
+        cached = await monitor.recent_state(1.0)  # younger than the interval: no new session
+        fresh = await monitor.recent_state(1.0, max_age_s=0)
+        return [*first, cached, fresh]
+
+    states = asyncio.run(scenario())
+    assert states == [ObState.AVAILABLE] * 6 + [ObState.RUNNING]
+    assert probes == [1.0, 1.0]

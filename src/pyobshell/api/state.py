@@ -83,9 +83,10 @@ class AgentState:
         return self.ob_monitor.ob_version if self.ob_monitor is not None else ""
 
     async def refresh_ob_state(self, timeout_s: float) -> ObState:
+        """obState at most one monitor interval old (a probe is a new observer session)."""
         if self.ob_monitor is None:
             return ObState.NOT_RUNNING
-        return await self.ob_monitor.refresh(timeout_s)
+        return await self.ob_monitor.recent_state(timeout_s)
 
     def _under_maintenance(self) -> bool:
         """The local maintenance lock of the task engine when there is one (a store query)."""

@@ -1,4 +1,9 @@
-"""A background task that keeps the observer's obState (and version) up to date."""
+"""A background task that keeps the observer's obState (and version) up to date.
+
+A probe opens a new SQL session to the observer, so readers that want a recent obState (the
+public /api/v1/status, polled by every client and peer) take the monitor's last result when
+it is younger than ``max_age_s`` and share one probe when it is not.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +36,22 @@ class ObStateMonitor:
         self.probed_at: float | None = None  # time.time() of the last probe
         self._listeners: list[StateListener] = []
         self._task: asyncio.Task[None] | None = None
+        self._probing: asyncio.Future[ObState] | None = None
 
     def add_listener(self, listener: StateListener) -> None:
         """``listener(old, new)`` runs on the event loop after every state change."""
         self._listeners.append(listener)
+
+    async def recent_state(self, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S, max_age_s: float | None = None) -> ObState:
+        """The last probed state if it is at most ``max_age_s`` (default: the probe interval)
+        old, else the result of a new probe; concurrent callers share that probe."""
+        max_age_s = self.interval_s if max_age_s is None else max_age_s
+        if self.probed_at is not None and time.time() - self.probed_at <= max_age_s:
+            return self.state
+        if self._probing is None or self._probing.done():
+            # Shielded: a caller that goes away (client disconnect) does not cancel the others' probe.
+            self._probing = asyncio.ensure_future(self.refresh(timeout_s))
+        return await asyncio.shield(self._probing)
 
     async def refresh(self, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> ObState:
         """Probe now (in a worker thread) and record the result."""
