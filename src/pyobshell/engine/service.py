@@ -18,6 +18,7 @@ from pyobshell.engine.dto import DagDetailDTO, DtoBuilder, NodeDetailDTO, SubTas
 from pyobshell.engine.generic_id import GenericId, decode_generic_id
 from pyobshell.engine.model import AgentInfo, DagType
 from pyobshell.engine.operators import Operators, parse_dag_operator, parse_node_operator
+from pyobshell.engine.read_cache import ReadCache
 from pyobshell.engine.rows import DagRow
 from pyobshell.engine.store import TaskStore
 from pyobshell.engine.task import TaskRegistry
@@ -41,6 +42,8 @@ class TaskService:
         self.operators = Operators(store)
         self.dto = DtoBuilder(registry, store.owner, store.is_local)
         self._on_change = on_change or (lambda: None)
+        # Polled reads by id, reused until the next commit (shared objects: never mutate them).
+        self._reads: ReadCache[object] = ReadCache(store.change_watch)
 
     # -- ids ------------------------------------------------------------------------------
     def owns(self, gid: GenericId) -> bool:
@@ -65,12 +68,15 @@ class TaskService:
     # -- reads ----------------------------------------------------------------------------
     def get_dag(self, gid: str, show_details: bool = True) -> DagDetailDTO:
         dag_id = self.row_id(gid)
-        with self.store.read() as conn:
-            dag = self.store.get_dag(conn, dag_id)
-            result = self._dag_dto(conn, dag, show_details)
+        result: DagDetailDTO = self._reads.get_or_build(("dag", dag_id, show_details),
+                                                        lambda: self._read_dag(dag_id, show_details))
         if result.id != gid:
             raise TASK_NOT_FOUND("dag id not match")
         return result
+
+    def _read_dag(self, dag_id: int, show_details: bool) -> DagDetailDTO:
+        with self.store.read() as conn:
+            return self._dag_dto(conn, self.store.get_dag(conn, dag_id), show_details)
 
     def get_node(self, gid: str, show_details: bool = True) -> NodeDetailDTO:
         node_id = self.row_id(gid)

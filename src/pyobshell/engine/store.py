@@ -21,6 +21,7 @@ from pyobshell.engine import maintenance
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.engine.context import TaskContext
 from pyobshell.engine.model import AgentInfo, Operator, State
+from pyobshell.engine.read_cache import DataVersionWatch, data_version_watch
 from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow, utcnow
 from pyobshell.engine.schema import StoreKind, TaskTables, build_tables
 from pyobshell.errors import NO_ROW_AFFECTED, TASK_NOT_FOUND
@@ -68,6 +69,8 @@ class TaskStore:
         self.tables: TaskTables = build_tables(kind)
         self.engine = make_engine(url)
         self.migrate()
+        # Tells readers whether anything was committed since (SQLite files only, else None).
+        self.change_watch: DataVersionWatch | None = data_version_watch(self.engine)
 
     @property
     def is_local(self) -> bool:
@@ -92,6 +95,8 @@ class TaskStore:
             raise TASK_ENGINE_UNAVAILABLE(f"cannot prepare the {self.kind.value} task store: {exc}") from exc
 
     def close(self) -> None:
+        if self.change_watch is not None:
+            self.change_watch.close()
         self.engine.dispose()
 
     @contextmanager
