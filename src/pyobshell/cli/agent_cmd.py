@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import psutil
 import typer
 
@@ -104,6 +103,8 @@ def _host_for_url(ip: str) -> str:
 
 
 def _answers(url: str) -> bool:
+    import httpx  # noqa: PLC0415 - only the launcher needs it; the daemon stays without (memory)
+
     try:
         return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.HTTPError:
