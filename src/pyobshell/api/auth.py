@@ -126,7 +126,7 @@ class AuthRequirement:
     def __repr__(self) -> str:
         return f"accepts({self.policy.describe()})"
 
-    def __call__(self, request: Request) -> Caller | None:
+    async def __call__(self, request: Request) -> Caller | None:  # async: no worker thread for a dict look-up
         state = request.scope.get("state", {})
         caller = state.get(CALLER_STATE_KEY)
         enforced: AuthPolicy | None = state.get(POLICY_STATE_KEY)
@@ -145,7 +145,7 @@ def accepts(policy: AuthPolicy) -> Any:
     return Depends(AuthRequirement(policy))
 
 
-def current_caller(request: Request) -> Caller | None:
+async def current_caller(request: Request) -> Caller | None:
     """The verified caller of this request (None on a public route called without a header)."""
     return request.scope.get("state", {}).get(CALLER_STATE_KEY)
 

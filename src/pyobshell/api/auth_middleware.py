@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -30,6 +31,10 @@ from pyobshell.security.auth_error import AuthError, AuthFailure
 from pyobshell.security.request_verifier import ALL_KINDS, VerifiedRequest, has_auth_header
 
 log = logging.getLogger(__name__)
+
+# Distinct (method, path) pairs whose policy is remembered (paths carry ids, so bounded).
+POLICY_CACHE_ENTRIES = 1024
+_NO_ROUTE = object()
 
 
 class BodyTooLarge(Exception):
@@ -95,6 +100,8 @@ def with_json_body_headers(scope: Scope, length: int) -> Scope:
 class AuthMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # (routes of the app, method, path) -> policy or _NO_ROUTE: matching scans every route.
+        self._policies: OrderedDict[tuple[int, str, str], object] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_enveloped_path(scope["path"]):
@@ -159,11 +166,27 @@ class AuthMiddleware:
 
     def _policy_for(self, scope: Scope) -> AuthPolicy | None:
         """The enforced policy of the route this request reaches; None if no route matches fully."""
+        # Routes are only ever added (include_router after create_app, in tests): the count
+        # of top-level routes tells a changed table apart.
+        key = (_route_count(scope.get("app")), scope["method"], scope["path"])
+        found = self._policies.get(key)
+        if found is None:
+            found = self._match_policy(scope)
+            self._policies[key] = _NO_ROUTE if found is None else found
+            if len(self._policies) > POLICY_CACHE_ENTRIES:
+                self._policies.popitem(last=False)
+        return None if found is _NO_ROUTE else found  # type: ignore[return-value]
+
+    def _match_policy(self, scope: Scope) -> AuthPolicy | None:
         route = matching_route(scope.get("app"), scope)
         if route is None:
             return None
         route_path = getattr(route, "path", None) or scope["path"]
         return effective_policy(scope["path"], route_path, scope["method"], declared_policy(route))
+
+
+def _route_count(app: object) -> int:
+    return len(getattr(getattr(app, "router", None), "routes", ()))
 
 
 def _agent_security(scope: Scope) -> AgentSecurity | None:
