@@ -132,7 +132,8 @@ def test_minor_freeze_timeout_and_bad_scope(make_env, observer: FakeObserver) ->
     observer.on("ls_info", [{"checkpoint_scn": 100}])
     with pytest.raises(ObshellError) as timeout:
         run_task(MinorFreezeTask(), {"scope": {"type": "GLOBAL"}})
-    assert timeout.value.code == "OB.Cluster.MinorFreezeTimeout" and "10.0.0.1:2882 checkpoint 100" in timeout.value.message
+    assert timeout.value.code == "OB.Cluster.MinorFreezeTimeout"
+    assert "10.0.0.1:2882 checkpoint 100" in timeout.value.message
     with pytest.raises(ObshellError) as scope:
         run_task(MinorFreezeTask(), {"scope": {"type": "ZONE", "target": []}})
     assert scope.value.code == "Task.Context.Invalid"

@@ -71,7 +71,8 @@ def test_python_env_refuses_a_missing_interpreter_or_module(make_env, tmp_path: 
     with pytest.raises(ObshellError) as module:
         run_task(CheckPythonEnvTask())
     assert module.value.code == "Environment.WithoutModule"
-    assert "No module named mysql" in module.value.message and "pip install mysql-connector-python" in module.value.message
+    assert "No module named mysql" in module.value.message
+    assert "pip install mysql-connector-python" in module.value.message
 
 
 def test_only_the_first_agent_of_a_host_does_per_host_work(make_env) -> None:

@@ -11,7 +11,7 @@ from task_fakes import AGENT, run_task, sql_error
 from pyobshell.engine import AgentInfo
 from pyobshell.errors import ObshellError
 from pyobshell.upgrade import task_environment
-from pyobshell.upgrade.tasks.base import CommandTimeout, PollResult, UpgradeTask, mysql_errno
+from pyobshell.upgrade.tasks.base import CommandTimeout, PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.observer_files import copy_tree_over, same_content
 
 OTHER = AgentInfo("127.0.0.2", 2886)
@@ -82,15 +82,6 @@ def test_commands_collect_output_and_time_out(make_env, tmp_path: Path) -> None:
     slow.action = lambda t: t.run_command(["sleep", "30"], timeout_s=0.2)
     with pytest.raises(CommandTimeout):
         run_task(slow)
-
-
-def test_mysql_errno_reads_the_driver_error_or_the_message() -> None:
-    assert mysql_errno(sql_error(4633, "zone status not match")) == 4633
-    assert mysql_errno(sql_error(1, "x").wrap("STOP ZONE failed")) is None  # a wrapped message has no number first
-    from pymysql.err import OperationalError
-    wrapped = ObshellError(sql_error(1, "x").error_code, "no number here")
-    wrapped.__cause__ = OperationalError(4660, "cannot stop server or stop zone in multiple zones")
-    assert mysql_errno(wrapped) == 4660
 
 
 def test_copy_tree_over_merges_replaces_skips_obshell_and_keeps_links(tmp_path: Path) -> None:

@@ -136,7 +136,6 @@ def current(agent: AgentInfo | None = None) -> TaskEnvironment:
             return next(iter(_installed.values()))
         installed = sorted(_installed)
     wanted = str(agent) if agent is not None else "(any)"
-    error = TASK_ENVIRONMENT_MISSING(wanted)
     if installed:
-        error = error.wrap(f"installed only for {', '.join(installed)}")
-    raise error
+        wanted += f" (installed only for {', '.join(installed)})"
+    raise TASK_ENVIRONMENT_MISSING(wanted)

@@ -31,7 +31,8 @@ HEADER_TASKS = (CheckPythonEnvTask, CreateUpgradeDirTask, DownloadPackagesTask, 
 
 __all__ = [
     "CHECKER", "HEADER_TASKS", "HEALTH_CHECKER", "POST", "PRE", "BackupParametersTask", "CheckPackagesTask",
-    "CheckPythonEnvTask", "CreateUpgradeDirTask", "DownloadPackagesTask", "ExecPreScriptTask", "ExecScriptTask", "MinorFreezeTask",
+    "CheckPythonEnvTask", "CreateUpgradeDirTask", "DownloadPackagesTask", "ExecPreScriptTask", "ExecScriptTask",
+    "MinorFreezeTask",
     "ReinstallAndRestartObserverTask", "RemoveUpgradeCheckDirTask", "RestoreParametersTask", "StartZoneTask",
     "StopZoneTask", "UnpackPackagesTask", "minor_freeze_node", "reinstall_node", "script_node",
     "start_zone_node", "stop_zone_node",

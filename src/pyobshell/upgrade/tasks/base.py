@@ -4,7 +4,6 @@ stop when the task is cancelled, and the per-host "real execute agent" rule."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +22,6 @@ from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, DIR_FAILED
 
 T = TypeVar("T")
-_ERRNO = re.compile(r"^\((\d+)\)")
 SHARED_HOST_LOG = ("Due to multiple agents being on this machine, only one needs to perform this sub task "
                    "({} does).")
 
@@ -47,15 +45,6 @@ class CommandTimeout(Exception):
     def __init__(self, seconds: float, output: str):
         super().__init__(f"did not finish within {seconds:g} s")
         self.output = output
-
-
-def mysql_errno(error: BaseException) -> int | None:
-    """The MySQL/OceanBase error number behind an ObshellError from the SQL layer, if any."""
-    cause = error.__cause__
-    if cause is not None and getattr(cause, "args", None) and isinstance(cause.args[0], int):
-        return int(cause.args[0])
-    match = _ERRNO.match(error.message if isinstance(error, ObshellError) else str(error))
-    return int(match.group(1)) if match else None
 
 
 def describe(error: BaseException) -> str:

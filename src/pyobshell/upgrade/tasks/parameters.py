@@ -34,7 +34,8 @@ def restore_statements(rows: list[dict[str, Any]], tenant_name: Any) -> list[str
     for row in rows:
         name, value, scope = _identifier(str(row["NAME"])), str(row["VALUE"]), str(row["SCOPE"]).upper()
         if scope == "TENANT":
-            statement = f"ALTER SYSTEM SET {name} = {_quote(value)} TENANT = {_identifier(tenant_name(row['TENANT_ID']))}"
+            tenant = _identifier(tenant_name(row["TENANT_ID"]))
+            statement = f"ALTER SYSTEM SET {name} = {_quote(value)} TENANT = {tenant}"
         elif scope == "CLUSTER":
             statement = f"ALTER SYSTEM SET {name} = {_quote(value)} SERVER = '{row['SVR_IP']}:{int(row['SVR_PORT'])}'"
         else:

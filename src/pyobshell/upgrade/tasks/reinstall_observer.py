@@ -79,7 +79,8 @@ class ReinstallAndRestartObserverTask(UpgradeTask):
         except PermissionError as exc:
             raise OBSERVER_KILL_TIMEOUT(f"not allowed to kill observer {ip} pid {pid}: run the agent as the "
                                         "observer's user") from exc
-        done, elapsed, _ = self.poll_until(f"observer pid {pid} to exit", lambda: PollResult(process_gone(pid), "alive"),
+        done, elapsed, _ = self.poll_until(f"observer pid {pid} to exit",
+                                           lambda: PollResult(process_gone(pid), "alive"),
                                            self.env.timings.observer_exit_wait_s)
         if not done:
             raise OBSERVER_KILL_TIMEOUT(f"kill observer process timeout: pid {pid} still exists after "
