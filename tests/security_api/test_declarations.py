@@ -70,3 +70,20 @@ def test_a_declared_route_refuses_to_run_without_the_middleware(tmp_path: Path) 
     with TestClient(app) as client:
         assert client.get("/api/v1/bare/x").status_code == 401
     assert ran == []
+
+
+def test_routes_added_after_the_first_requests_get_their_own_policy(tmp_path: Path) -> None:
+    app = create_app(AgentState(ip="127.0.0.1", port=1, home=tmp_path, public_key=lambda: "k"))
+    with TestClient(app) as client:
+        assert client.get("/api/v1/late/open").status_code == 404  # remembered as "no route"
+        router = obshell_router(prefix="/api/v1/late")
+
+        @router.get("/open", dependencies=[accepts(PUBLIC)])
+        async def open_route() -> None: ...
+
+        @router.get("/closed")
+        async def closed_route() -> None: ...
+
+        app.include_router(router)
+        assert client.get("/api/v1/late/open").status_code == 200
+        assert_unauthorized(client.get("/api/v1/late/closed"))
