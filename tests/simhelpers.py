@@ -46,8 +46,11 @@ def run_cli(*args: str, check: bool = True, timeout: float = 180, env: dict | No
 @contextlib.contextmanager
 def sim_cluster(directory: Path, net: int, zones: int = 3, servers_per_zone: int = 1, version: str = "4.2.1.0",
                 release: str = "100000012023101010.el7", password: str = "rootpw", agents: bool = False,
-                extra: tuple[str, ...] = ()) -> Iterator[dict]:
-    """`pyobshell sim up` with fast delays; `sim down` afterwards, whatever happens."""
+                extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Iterator[dict]:
+    """`pyobshell sim up` with fast delays; `sim down` afterwards, whatever happens.
+
+    ``env`` is added to this process's environment for `sim up`, which passes it on to the agents."""
+    import os
     import json
 
     args = ["sim", "up", "--dir", str(directory), "--zones", str(zones), "--servers-per-zone", str(servers_per_zone),
@@ -56,7 +59,7 @@ def sim_cluster(directory: Path, net: int, zones: int = 3, servers_per_zone: int
     if not agents:
         args.append("--no-agents")
     try:
-        run_cli(*args)
+        run_cli(*args, env={**os.environ, **env} if env else None)
         yield json.loads((directory / "cluster.json").read_text())
     finally:
         run_cli("sim", "down", "--dir", str(directory), check=False)

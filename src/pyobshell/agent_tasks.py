@@ -6,9 +6,10 @@
   the others fail and wait for an operator).
 * **Cluster store**: DAGs in the observer's ``ocs`` database (created if missing), reached as
   root@sys through the same SQLAlchemy store. It is opened once obState becomes AVAILABLE (3),
-  retried with back-off while it stays available. For now it only serves reads and operators
-  by cluster id ("1" + id): scheduling cluster DAGs across agents needs the maintainer
-  election, which comes later.
+  retried with back-off while it stays available. Reads and operators by cluster id ("1" + id)
+  work from then on; with a ``cluster_agent`` factory the agent also joins the cluster
+  (:class:`~pyobshell.cluster.cluster_agent.ClusterAgent`: registration, maintainer election,
+  the maintainer's scheduler, execution of the sub-tasks it is sent).
 * **Extra task types**: ``PYOBSHELL_TASK_MODULES`` names modules (comma separated, importable
   from the agent's ``sys.path``, e.g. through ``PYTHONPATH``) that the agent imports at start,
   before it recovers any DAG. A module registers its task types with
@@ -31,6 +32,7 @@ from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from pyobshell.cluster.cluster_agent import ClusterAgent
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskEngine, TaskRegistry, TaskService, TaskServices, TaskStore
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.errors import ObshellError
@@ -47,6 +49,8 @@ OPEN_RETRY_MAX_S = 30.0
 
 ClusterStoreOpener = Callable[[], TaskStore]
 """Blocking: create/migrate the cluster store and return it (runs in a worker thread)."""
+ClusterAgentFactory = Callable[[TaskEngine, TaskStore], ClusterAgent]
+"""Builds this agent's cluster-mode machinery once the cluster store is open."""
 
 
 class TaskModuleError(Exception):
@@ -97,8 +101,11 @@ class AgentTasks:
     """The local engine, plus the cluster store once OceanBase is available; ``services``
     routes generic ids to them."""
 
-    def __init__(self, local: TaskEngine, open_cluster: ClusterStoreOpener | None = None):
+    def __init__(self, local: TaskEngine, open_cluster: ClusterStoreOpener | None = None,
+                 cluster_agent: ClusterAgentFactory | None = None):
         self.local = local
+        self.cluster_agent: ClusterAgent | None = None
+        self._cluster_agent_factory = cluster_agent
         self.registry = local.registry
         self.services = TaskServices(local.service)
         self._open_cluster = open_cluster
@@ -108,10 +115,11 @@ class AgentTasks:
 
     @classmethod
     def for_agent(cls, store_path: Path, owner: AgentInfo, open_cluster: ClusterStoreOpener | None = None,
-                  registry: TaskRegistry = DEFAULT_REGISTRY) -> "AgentTasks":
+                  registry: TaskRegistry = DEFAULT_REGISTRY,
+                  cluster_agent: ClusterAgentFactory | None = None) -> "AgentTasks":
         """Open (and migrate) the local store; raises ObshellError if it cannot."""
         store = TaskStore(f"sqlite:///{store_path}", StoreKind.LOCAL, owner=owner)
-        return cls(TaskEngine(store, registry), open_cluster)
+        return cls(TaskEngine(store, registry), open_cluster, cluster_agent)
 
     @property
     def owner(self) -> AgentInfo:
@@ -142,6 +150,8 @@ class AgentTasks:
                 await opening
             except asyncio.CancelledError:
                 pass
+        if self.cluster_agent is not None:
+            await self.cluster_agent.stop()
         await self.local.stop()
         self.local.close()
         store = self.cluster_store
@@ -171,8 +181,14 @@ class AgentTasks:
             if self._stopped:
                 store.close()
                 return
-            self.services.cluster = TaskService(store, self.registry)
+            on_change = None
+            if self._cluster_agent_factory is not None:
+                self.cluster_agent = self._cluster_agent_factory(self.local, store)
+                on_change = self.cluster_agent.wake
+            self.services.cluster = TaskService(store, self.registry, on_change=on_change)
             log.info("cluster task store open (%s database)", CLUSTER_DATABASE)
+            if self.cluster_agent is not None:
+                await self.cluster_agent.start()
 
     # -- hooks for the HTTP layer ---------------------------------------------------------
     def under_maintenance(self) -> bool:

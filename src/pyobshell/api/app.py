@@ -8,7 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pyobshell import __version__
-from pyobshell.api import routes_agent, routes_agents, routes_package, routes_rpc_agent, routes_task, routes_upgrade
+from pyobshell.api import (
+    routes_agent,
+    routes_agents,
+    routes_package,
+    routes_rpc_agent,
+    routes_rpc_task,
+    routes_task,
+    routes_upgrade,
+)
 from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.error_handlers import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
@@ -52,6 +60,7 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(routes_agent.router)
     app.include_router(routes_agents.router)
     app.include_router(routes_rpc_agent.router)
+    app.include_router(routes_rpc_task.router)
     app.include_router(routes_task.router)
     app.include_router(routes_package.router)
     app.include_router(routes_upgrade.router)

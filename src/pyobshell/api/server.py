@@ -24,7 +24,11 @@ from pyobshell.api.logging_setup import configure_logging
 from pyobshell.api.root_password import RootPasswordKeeper
 from pyobshell.api.secret_source import SECURITY_NOT_READY, key_pair_public_key
 from pyobshell.api.state import AgentState
-from pyobshell.engine import AgentInfo, TaskStore
+from pyobshell.api.models import AgentIdentity
+from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
+from pyobshell.cluster.cluster_agent import ClusterAgent
+from pyobshell.cluster.settings import ClusterSettings, SettingsError
+from pyobshell.engine import AgentInfo, TaskEngine, TaskStore
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions
 from pyobshell.ob.monitor import ObStateMonitor
@@ -144,15 +148,30 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
 
 
 def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:
-    """The local engine on the home's SQLite file; the cluster store opens when OB is available."""
+    """The local engine on the home's SQLite file; the cluster store opens when OB is available,
+    and then the agent joins the cluster (it becomes a CLUSTER AGENT)."""
     owner = AgentInfo(config.ip, config.port)
+    try:
+        settings = ClusterSettings.from_env()
+    except SettingsError as exc:
+        raise AgentStartError(str(exc)) from exc
 
     def open_cluster() -> TaskStore:  # with the newest root password a client proved
         assert state.observer is not None
         return open_cluster_store(state.observer, state.root_password(), owner)
 
+    def became_cluster_agent() -> None:
+        state.identity = AgentIdentity.CLUSTER_AGENT
+
+    def cluster_agent(local: TaskEngine, cluster: TaskStore) -> ClusterAgent:
+        record = AgentRecord(ip=config.ip, port=config.port, zone=state.observer.zone if state.observer else "",
+                             version=state.version, home_path=str(config.home), identity=CLUSTER_AGENT,
+                             public_key=state.public_key(), pid=state.pid)
+        return ClusterAgent(local, cluster, record, config.home, settings, on_joined=became_cluster_agent)
+
     try:
-        tasks = AgentTasks.for_agent(AgentHome(config.home).store_path, owner, open_cluster)
+        tasks = AgentTasks.for_agent(AgentHome(config.home).store_path, owner, open_cluster,
+                                     cluster_agent=cluster_agent)
     except ObshellError as exc:
         raise AgentStartError(exc.message) from exc
     if state.ob_monitor is not None:

@@ -15,7 +15,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from sqlalchemy import Connection
+
+from pyobshell.engine import remote_copies
 from pyobshell.engine.logs import LOCAL_SCHEDULER_TRACE, engine_logger
 from pyobshell.engine.model import Operator, State
 from pyobshell.engine.rows import SubTaskRow
@@ -23,6 +27,23 @@ from pyobshell.engine.store import TaskStore
 from pyobshell.engine.task import Task, TaskInterrupted, TaskRegistry, WaitOperator, describe_error
 
 NOT_CONTINUABLE = "task unexpectedly interrupted and cannot continue"
+
+
+class RemoteCopyHooks(Protocol):
+    """How the cluster layer takes part in running copies of cluster sub-tasks (``node_id = 0``)."""
+
+    def start(self, row: SubTaskRow) -> bool:
+        """Move the cluster row to RUNNING before the copy starts; False: not now (the
+        maintainer sends the task again and it is retried)."""
+        ...
+
+    def finished(self, row: SubTaskRow) -> None:
+        """The copy finished locally (its mapping is marked unsynced): push the result."""
+        ...
+
+    def logged(self, row: SubTaskRow) -> None:
+        """A log line of the copy was stored locally (unsynced)."""
+        ...
 
 
 @dataclass
@@ -63,12 +84,16 @@ class Executor:
         self._futures: set[Future[None]] = set()
         self._closed = False
         self.log = engine_logger(__name__, trace_id)
+        # Set by the cluster layer once this agent can reach the cluster; copies wait until then.
+        self.remote_hooks: RemoteCopyHooks | None = None
 
     # -- control --------------------------------------------------------------------------
     def recover(self) -> int:
         """Queue every READY or RUNNING sub-task left by a previous process; returns how many."""
         with self.store.transaction() as conn:
             rows = self.store.subtasks_in_states(conn, (State.READY, State.RUNNING))
+            if self.store.tables.task_mapping is not None:
+                rows += remote_copies.copies_in_states(self.store, conn, (State.READY, State.RUNNING))
         for row in rows:
             self.log.info("recovering sub task %d (%s)", row.id, row.state.name, extra={"task_id": row.id})
             self.submit(row.id)
@@ -138,9 +163,15 @@ class Executor:
             self._queued.discard(task_id)
             self._running[task_id] = run
         try:
-            with self.store.transaction() as conn:
+            with self.store.read() as conn:
                 row = self.store.get_subtask(conn, task_id)
-                is_continue = row.state == State.RUNNING
+            is_continue = row.state == State.RUNNING
+            if row.state == State.READY and self._is_copy(row):
+                hooks = self.remote_hooks
+                if hooks is None or not hooks.start(row):
+                    self.log.info("copy %d of a cluster sub task cannot start yet", task_id, extra={"task_id": task_id})
+                    return
+            with self.store.transaction() as conn:
                 if row.state == State.READY and not self.store.subtask_start(conn, row):
                     return
             if row.state == State.RUNNING:
@@ -217,15 +248,30 @@ class Executor:
             written = self.store.subtask_finish(conn, row.id, row.execute_times, state, context)
             if written and error is not None:
                 line = str(error) if isinstance(error, WaitOperator) else f"ERROR: {describe_error(error)}"
-                self.store.insert_log(conn, row.id, row.execute_times, line)
+                self._insert_log(conn, row, line)
+            if written and self._is_copy(row):
+                remote_copies.mark_finished(self.store, conn, row.id, row.execute_times)
         if written:
             self.log.info("sub task %d %r %s", row.id, row.name, state.name, extra={"task_id": row.id})
         else:
             self.log.info("sub task %d attempt %d already finished elsewhere (cancelled or timed out)",
                           row.id, row.execute_times, extra={"task_id": row.id})
+        if written and self._is_copy(row) and self.remote_hooks is not None:
+            self.remote_hooks.finished(row)
         self._on_finished()
+
+    def _is_copy(self, row: SubTaskRow) -> bool:
+        return row.node_id == remote_copies.REMOTE_NODE_ID and self.store.tables.task_mapping is not None
+
+    def _insert_log(self, conn: Connection, row: SubTaskRow, line: str) -> None:
+        if self._is_copy(row):
+            remote_copies.insert_log(self.store, conn, row.id, row.execute_times, line)
+        else:
+            self.store.insert_log(conn, row.id, row.execute_times, line)
 
     def _write_log(self, row: SubTaskRow, line: str) -> None:
         with self.store.transaction() as conn:
-            self.store.insert_log(conn, row.id, row.execute_times, line)
+            self._insert_log(conn, row, line)
         self.log.info("sub task %d: %s", row.id, line, extra={"task_id": row.id})
+        if self._is_copy(row) and self.remote_hooks is not None:
+            self.remote_hooks.logged(row)

@@ -6,9 +6,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
+
+import httpx
+
+CLUSTER_AGENT = "CLUSTER AGENT"
+JOIN_TIMEOUT_S = 120.0
 
 if TYPE_CHECKING:
     from pyobshell.sim.sim_cluster import Host, UpRequest
@@ -35,4 +41,29 @@ def start_agents(hosts: list["Host"], request: "UpRequest") -> list[dict]:
     if failed:
         host, result = failed[0]
         raise SimError(f"agent on {host.ip} did not start: {(result.stderr or result.stdout).strip()}")
+    wait_for_cluster_agents([host.ip for host in hosts], request.agent_port)
     return [{"ip": host.ip, "port": request.agent_port, "home": str(host.agent_home)} for host in hosts]
+
+
+def _identity(client: httpx.Client, ip: str, port: int) -> str:
+    try:
+        body = client.get(f"http://{ip}:{port}/api/v1/status").json()
+        return str(body["data"]["agent"]["identity"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def wait_for_cluster_agents(ips: list[str], port: int, timeout_s: float = JOIN_TIMEOUT_S) -> None:
+    """Return once every agent reports itself a CLUSTER AGENT (it joined the cluster)."""
+    from pyobshell.sim.sim_cluster import SimError
+
+    deadline = time.monotonic() + timeout_s
+    waiting = list(ips)
+    with httpx.Client(timeout=5.0) as client:
+        while waiting:
+            waiting = [ip for ip in waiting if _identity(client, ip, port) != CLUSTER_AGENT]
+            if not waiting:
+                return
+            if time.monotonic() >= deadline:
+                raise SimError(f"agents on {', '.join(waiting)} did not become cluster agents in {timeout_s:.0f} s")
+            time.sleep(0.2)

@@ -1,0 +1,46 @@
+"""What the maintainer does for executors that cannot write to the cluster store themselves
+(``PATCH /rpc/v1/task/sub_task``, ``POST /rpc/v1/task/log``). Every write is fenced by
+``execute_times``, as the direct writes are."""
+
+from __future__ import annotations
+
+from pyobshell.engine.model import State
+from pyobshell.engine.remote_copies import RemoteTask
+from pyobshell.engine.store import TaskStore
+from pyobshell.errors import ErrorCode, ErrorKind
+
+TASK_NOT_RUNNING = ErrorCode("Task.Remote.NotRunning", ErrorKind.UNEXPECTED, "task not running: {}")
+EXECUTE_TIMES_NOT_MATCH = ErrorCode("Task.Remote.ExecuteTimesNotMatch", ErrorKind.UNEXPECTED,
+                                    "execute times not match: {}")
+
+
+def update_sub_task(cluster: TaskStore, task: RemoteTask) -> None:
+    """Start (incoming RUNNING) or finish (incoming SUCCEED/FAILED) the cluster row."""
+    with cluster.transaction() as conn:
+        row = cluster.get_subtask(conn, task.task_id)
+        if row.execute_times != task.execute_times:
+            raise EXECUTE_TIMES_NOT_MATCH(f"sub task {row.id} is at {row.execute_times}, not {task.execute_times}")
+        if task.state == State.RUNNING:
+            if row.state == State.RUNNING and row.agent == task.executer_agent:
+                return
+            if row.state != State.READY or not cluster.subtask_start(conn, row):
+                raise TASK_NOT_RUNNING(f"sub task {row.id} is {row.state.name}")
+            return
+        if task.state.is_finished:
+            if row.state == task.state:
+                return  # already written (a retried call)
+            if row.state != State.RUNNING or not cluster.subtask_finish(conn, row.id, row.execute_times,
+                                                                        task.state, task.context):
+                raise TASK_NOT_RUNNING(f"sub task {row.id} is {row.state.name}")
+            return
+        raise TASK_NOT_RUNNING(f"cannot set sub task {row.id} to {task.state.name}")
+
+
+def insert_log(cluster: TaskStore, sub_task_id: int, execute_times: int, content: str) -> bool:
+    """Store a log line unless it belongs to an older attempt; False when dropped."""
+    with cluster.transaction() as conn:
+        row = cluster.get_subtask(conn, sub_task_id)
+        if row.execute_times > execute_times or row.state in (State.PENDING, State.READY):
+            return False
+        cluster.insert_log(conn, sub_task_id, execute_times, content)
+        return True
