@@ -24,6 +24,7 @@ from pyobshell.api.logging_setup import configure_logging
 from pyobshell.api.root_password import RootPasswordKeeper
 from pyobshell.api.secret_source import SECURITY_NOT_READY, key_pair_public_key
 from pyobshell.api.state import AgentState
+from pyobshell.api.cluster_peers import cluster_peer_statuses
 from pyobshell.api.models import AgentIdentity
 from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
 from pyobshell.cluster.cluster_agent import ClusterAgent
@@ -144,6 +145,7 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
         log.warning("%s", exc.message)
     state.security = build_security(config, target, state)
     state.tasks = build_tasks(config, state)
+    state.peer_statuses = lambda: cluster_peer_statuses(state)
     return state
 
 

@@ -1,0 +1,37 @@
+"""``AgentState.peer_statuses`` in cluster mode: ``GET /api/v1/status`` of every other agent
+registered in ``all_agent``, asked in parallel; agents that do not answer are left out (obshell)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import anyio.to_thread
+import httpx
+from pydantic import ValidationError
+
+from pyobshell.api.models import AgentStatus
+from pyobshell.api.state import AgentState
+
+log = logging.getLogger(__name__)
+PEER_STATUS_TIMEOUT_S = 3.0
+
+
+async def _status_of(client: httpx.AsyncClient, ip: str, port: int) -> AgentStatus | None:
+    try:
+        response = await client.get(f"http://{ip}:{port}/api/v1/status")
+        return AgentStatus.model_validate(response.json()["data"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, ValidationError) as exc:
+        log.info("agent %s:%d left out of the agents' status: %s", ip, port, type(exc).__name__)
+        return None
+
+
+async def cluster_peer_statuses(state: AgentState) -> dict[str, AgentStatus]:
+    cluster_agent = state.tasks.cluster_agent if state.tasks is not None else None
+    if cluster_agent is None or not cluster_agent.joined:
+        return {}
+    records = await anyio.to_thread.run_sync(cluster_agent.registry.agents)
+    peers = [(r.ip, r.port) for r in records if (r.ip, r.port) != (state.ip, state.port)]
+    async with httpx.AsyncClient(timeout=PEER_STATUS_TIMEOUT_S) as client:
+        found = await asyncio.gather(*(_status_of(client, ip, port) for ip, port in peers))
+    return {f"{ip}:{port}": status for (ip, port), status in zip(peers, found) if status is not None}
