@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask
-from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, SCRIPT_FAILED
+from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, SCRIPT_FAILED, VERSION_MISMATCH
 
 CHECKER = "etc/upgrade_checker.py"
 PRE = "etc/upgrade_pre.py"
@@ -55,6 +55,22 @@ class ExecScriptTask(UpgradeTask):
             raise SCRIPT_FAILED(f"execute script '{script}' error (exit {result.returncode}): "
                                 f"{result.last_lines(1)}. Fix the cause, then retry: the scripts are idempotent")
         self.log_info(f"{script} succeeded: {result.last_lines(1)}")
+        if script == POST:
+            self._verify_hop(node.version)
+
+    def _verify_hop(self, version: str) -> None:
+        """After the post script every observer must run the hop's build and the cluster's
+        min_observer_version must be the hop's version; anything else fails the node."""
+        builds = self.env.query("SELECT SVR_IP, BUILD_VERSION FROM oceanbase.DBA_OB_SERVERS")
+        running = {row["SVR_IP"]: str(row["BUILD_VERSION"]).split("_")[0] for row in builds}
+        behind = [f"{ip} ({found})" for ip, found in running.items() if found != version]
+        minimum = [str(row["VALUE"]) for row in self.env.query(
+            "SELECT DISTINCT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'min_observer_version'")]
+        if behind or minimum != [version]:
+            raise VERSION_MISMATCH(
+                f"after the post script of {version}: servers not at {version}: {', '.join(behind) or 'none'}; "
+                f"min_observer_version is {', '.join(minimum) or 'unknown'}. Check the observers' logs, then retry")
+        self.log_info(f"verified: {len(builds)} servers run {version} and min_observer_version is {version}")
 
     def _script(self) -> str:
         script = self.context.require_param(ctx.SCRIPT_FILE)
