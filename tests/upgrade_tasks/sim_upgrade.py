@@ -16,41 +16,18 @@ from pathlib import Path
 from sqlalchemy import create_engine
 
 from pyobshell.engine import AgentInfo, DagDetailDTO, Node, StoreKind, TaskContext, TaskEngine, TaskStore
-from pyobshell.engine.model import EXECUTE_AGENTS_KEY, Maintainer
-from pyobshell.engine.template import Template, TemplateBuilder
+from pyobshell.engine.template import Template
 from pyobshell.ob.target import load_observer_target
-from pyobshell.upgrade import task_environment
-from pyobshell.upgrade.dag_layout import FreezeScope, Stage, StageKind, ZoneAgents, dag_name, UpgradeMode
+from pyobshell.upgrade import task_environment, upgrade_dag
+from pyobshell.upgrade.dag_layout import Stage, UpgradeMode, ZoneAgents
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.upgrade.task_environment import TaskEnvironment, UpgradeTimings
-from pyobshell.upgrade.tasks import (
-    BackupParametersTask,
-    CheckPackagesTask,
-    CheckPythonEnvTask,
-    CreateUpgradeDirTask,
-    DownloadPackagesTask,
-    RemoveUpgradeCheckDirTask,
-    RestoreParametersTask,
-    UnpackPackagesTask,
-    minor_freeze_node,
-    reinstall_node,
-    script_node,
-    start_zone_node,
-    stop_zone_node,
-)
 from pyobshell.upgrade.tasks.upgrade_context import RouteNode
 
 AGENT_PORT = 2886
 SIM_TIMINGS = UpgradeTimings(poll_first_s=0.05, poll_max_s=0.5, zone_wait_s=60, observer_exit_wait_s=30,
                              observer_start_wait_s=60, cluster_ready_wait_s=60, freeze_wait_s=60,
                              script_timeout_s=60, command_timeout_s=60)
-_PER_HOST = {
-    StageKind.CHECK_ENVIRONMENT: CheckPythonEnvTask, StageKind.CREATE_DIR: CreateUpgradeDirTask,
-    StageKind.DOWNLOAD_PACKAGES: DownloadPackagesTask, StageKind.CHECK_PACKAGES: CheckPackagesTask,
-    StageKind.UNPACK_PACKAGES: UnpackPackagesTask, StageKind.REMOVE_TASK_DIR: RemoveUpgradeCheckDirTask,
-}
-
-
 @dataclass(frozen=True)
 class SimAgents:
     zones: list[ZoneAgents]
@@ -82,45 +59,15 @@ def package_store(path: Path, rpms: list[Path]) -> PackageStore:
     return store
 
 
-def stage_node(stage: Stage) -> Node:
-    """The node running ``stage`` (what the agent's DAG builder does, here all local)."""
-    kind, hop, zone = stage.kind, stage.hop if stage.hop is not None else 0, stage.zone or ""
-    if kind in _PER_HOST:
-        params = {EXECUTE_AGENTS_KEY: [agent.to_dict() for agent in stage.agents]}
-        return Node(_PER_HOST[kind](), parallel=True, context=TaskContext(params=params))
-    if kind is StageKind.REINSTALL_OBSERVER:
-        return reinstall_node(hop, list(stage.agents), zone)
-    if kind is StageKind.STOP_ZONE:
-        return stop_zone_node(zone)
-    if kind is StageKind.START_ZONE:
-        return start_zone_node(zone)
-    if kind is StageKind.MINOR_FREEZE:
-        return minor_freeze_node([zone] if stage.freeze_scope is FreezeScope.ZONE else None)
-    if stage.script is not None:
-        return script_node(stage.script, hop, zone)
-    task = BackupParametersTask() if kind is StageKind.BACKUP_PARAMETERS else RestoreParametersTask()
-    return Node(task, context=TaskContext(params={"upgradeRouteIndex": hop}))
+def upgrade_context(agents: SimAgents, version: str, release: str) -> TaskContext:
+    build = release.partition(".")[0]
+    route = [RouteNode(version, build, f"{version}-{build}")]
+    return upgrade_dag.upgrade_context([env.agent for env in agents.environments], route, UpgradeMode.ROLLING,
+                                       version, release)
 
 
 def upgrade_template(stages: list[Stage], version: str, release: str, extra: dict[int, Node] | None = None) -> Template:
-    """The DAG; ``extra`` inserts test nodes before the stage of that index."""
-    builder = TemplateBuilder(dag_name(UpgradeMode.ROLLING, version, release)).set_maintenance(Maintainer.global_())
-    for index, stage in enumerate(stages):
-        if extra and index in extra:
-            builder.add_node(extra[index])
-        builder.add_node(stage_node(stage))
-    return builder.build()
-
-
-def upgrade_context(agents: SimAgents, version: str, release: str) -> TaskContext:
-    build, _, distribution = release.partition(".")
-    everyone = [env.agent.to_dict() for env in agents.environments]
-    return TaskContext(params={
-        "allAgents": everyone, EXECUTE_AGENTS_KEY: everyone, "upgradeDir": "", "taskTime": str(int(time.time() * 1000)),
-        "version": version, "buildNumber": build, "distribution": distribution, "releaseDistribution": release,
-        "upgradeRoute": [RouteNode(version, build, f"{version}-{build}").to_dict()], "ROLLING": True,
-        "obType": "oceanbase-ce",
-    })
+    return upgrade_dag.upgrade_template(stages, UpgradeMode.ROLLING, version, release, extra)
 
 
 async def wait_finished(engine: TaskEngine, gid: str, timeout: float) -> DagDetailDTO:

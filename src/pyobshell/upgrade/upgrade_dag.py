@@ -1,0 +1,80 @@
+"""The OB upgrade DAG: the stages of :mod:`dag_layout` turned into an engine template, and the
+DAG context the tasks read (obshell-upgrade reference §6.2, §6.3)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from pyobshell.engine import AgentInfo, Node, TaskContext
+from pyobshell.engine.model import EXECUTE_AGENTS_KEY, Maintainer
+from pyobshell.engine.template import Template, TemplateBuilder
+from pyobshell.upgrade.dag_layout import FreezeScope, Stage, StageKind, UpgradeMode, dag_name
+from pyobshell.upgrade.tasks import (
+    BackupParametersTask,
+    CheckPackagesTask,
+    CheckPythonEnvTask,
+    CreateUpgradeDirTask,
+    DownloadPackagesTask,
+    RemoveUpgradeCheckDirTask,
+    RestoreParametersTask,
+    UnpackPackagesTask,
+    minor_freeze_node,
+    reinstall_node,
+    script_node,
+    start_zone_node,
+    stop_zone_node,
+)
+from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks.upgrade_context import RouteNode
+
+_PER_HOST = {
+    StageKind.CHECK_ENVIRONMENT: CheckPythonEnvTask, StageKind.CREATE_DIR: CreateUpgradeDirTask,
+    StageKind.DOWNLOAD_PACKAGES: DownloadPackagesTask, StageKind.CHECK_PACKAGES: CheckPackagesTask,
+    StageKind.UNPACK_PACKAGES: UnpackPackagesTask, StageKind.REMOVE_TASK_DIR: RemoveUpgradeCheckDirTask,
+}
+
+
+def stage_node(stage: Stage) -> Node:
+    """The engine node that runs ``stage``."""
+    kind, hop, zone = stage.kind, stage.hop if stage.hop is not None else 0, stage.zone or ""
+    if kind in _PER_HOST:
+        params = {EXECUTE_AGENTS_KEY: [agent.to_dict() for agent in stage.agents]}
+        return Node(_PER_HOST[kind](), parallel=True, context=TaskContext(params=params))
+    if kind is StageKind.REINSTALL_OBSERVER:
+        return reinstall_node(hop, list(stage.agents), zone)
+    if kind is StageKind.STOP_ZONE:
+        return stop_zone_node(zone)
+    if kind is StageKind.START_ZONE:
+        return start_zone_node(zone)
+    if kind is StageKind.MINOR_FREEZE:
+        return minor_freeze_node([zone] if stage.freeze_scope is FreezeScope.ZONE else None)
+    if stage.script is not None:
+        return script_node(stage.script, hop, zone)
+    task = BackupParametersTask() if kind is StageKind.BACKUP_PARAMETERS else RestoreParametersTask()
+    return Node(task, context=TaskContext(params={ctx.ROUTE_INDEX: hop}))
+
+
+def upgrade_template(stages: Sequence[Stage], mode: UpgradeMode, version: str, release: str,
+                     extra: dict[int, Node] | None = None) -> Template:
+    """The global-maintenance DAG; ``extra`` (tests) inserts nodes before the stage of that index."""
+    builder = TemplateBuilder(dag_name(mode, version, release)).set_maintenance(Maintainer.global_())
+    for index, stage in enumerate(stages):
+        if extra and index in extra:
+            builder.add_node(extra[index])
+        builder.add_node(stage_node(stage))
+    return builder.build()
+
+
+def upgrade_context(agents: Sequence[AgentInfo], route: Sequence[RouteNode], mode: UpgradeMode, version: str,
+                    release: str, upgrade_dir: str = "", ob_type: str = ctx.DEFAULT_OB_TYPE) -> TaskContext:
+    """DAG params: every agent, the hops (the running version already dropped), the target."""
+    build, _, distribution = release.partition(".")
+    everyone = [agent.to_dict() for agent in agents]
+    return TaskContext(params={
+        ctx.ALL_AGENTS: everyone, EXECUTE_AGENTS_KEY: everyone, ctx.UPGRADE_DIR: upgrade_dir.strip(),
+        ctx.TASK_TIME: str(int(time.time() * 1000)), ctx.VERSION: version, ctx.BUILD_NUMBER: build,
+        ctx.DISTRIBUTION: distribution, ctx.RELEASE_DISTRIBUTION: release,
+        ctx.UPGRADE_ROUTE: [node.to_dict() for node in route], ctx.ROLLING: mode is UpgradeMode.ROLLING,
+        ctx.OB_TYPE: ob_type,
+    })
