@@ -21,6 +21,7 @@ from pyobshell.client import ObshellClient
 from pyobshell.cluster.settings import LEASE_ENV, RENEW_ENV
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskContext, TaskService, TaskStore, Template
 from pyobshell.ob.target import ObserverTarget
+from pyobshell.security.agent_token import AgentToken
 from simhelpers import connect, query, run_cli, wait_for
 
 AGENT_PORT = 2886
@@ -57,6 +58,12 @@ class ClusterUnderTest:
 
     def client(self, agent: AgentInfo) -> ObshellClient:
         return ObshellClient(str(agent), password=self.password, timeout=10)
+
+    def rpc_client(self, agent: AgentInfo) -> ObshellClient:
+        """A client with the cluster's agent token (read from the agent's home), for /rpc/v1."""
+        token = AgentToken.load(Path(self.home(agent)))
+        assert token is not None
+        return ObshellClient(str(agent), token=token.value, timeout=10)
 
     def kill(self, agent: AgentInfo) -> None:
         pid = self.pid(agent)

@@ -100,9 +100,9 @@ def test_maintainer_killed_mid_dag_is_replaced_and_the_dag_completes(cluster: Cl
 
     cluster.start(old)
     wait_for(lambda: cluster.identity(old) == "CLUSTER AGENT", timeout=60, what="the old maintainer to rejoin")
-    with cluster.client(old) as client:
-        wait_for(lambda: "Maintainer" not in client.request("GET", "/api/v1/status")["agent"]["identity"], timeout=5)
-    assert cluster.maintainer()[0] == new
+    with cluster.rpc_client(old) as client:  # the rejoined agent watches the new maintainer
+        seen = client.request("GET", "/rpc/v1/maintainer")["MaintainerInfo"]
+    assert AgentInfo(seen["AgentIp"], seen["AgentPort"]) == new == cluster.maintainer()[0]
 
 
 def test_executor_killed_mid_sub_task_fails_it_and_retry_completes(cluster: ClusterUnderTest, tmp_path) -> None:
