@@ -7,13 +7,17 @@ an executor killed with SIGKILL does not lose the DAG.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from cluster_helpers import AGENT_PORT, LEASE_S, RENEW_S, ClusterUnderTest, agent_env
 from cluster_test_tasks import HOMES_PARAM, RELEASE_PARAM, HeldStep, HomeStep, runs
-from pyobshell.engine import AgentInfo, Node, TaskContext, TemplateBuilder
+from pyobshell.agent_home import AgentHome
+from pyobshell.client import ObshellApiError
+from pyobshell.engine import AgentInfo, Node, TaskContext, TemplateBuilder, encode_local_id
 from simhelpers import sim_cluster, wait_for
 
 pytestmark = pytest.mark.multiprocess
@@ -76,6 +80,26 @@ def test_parallel_node_runs_on_every_agent_serial_nodes_on_the_maintainer(cluste
     for name in ("first", "last"):
         assert pids_of(cluster, maintainer, name) == [cluster.pid(maintainer)]
         assert all(runs(cluster.home(a), name) == [] for a in cluster.agents if a != maintainer)
+
+    # The watcher's local copy of its "each" sub-task, asked for at another agent: forwarded.
+    copy_gid = encode_local_id(local_copy_id(cluster, watcher, "each"), watcher)
+    asked = next(a for a in cluster.agents if a != watcher)
+    with cluster.client(asked) as client:
+        copy = client.request("GET", f"/api/v1/task/sub_task/{copy_gid}")
+        assert (copy["id"], copy["name"], copy["state"]) == (copy_gid, "each", "SUCCEED")
+        with pytest.raises(ObshellApiError) as info:
+            client.request("GET", f"/api/v1/task/sub_task/{encode_local_id(10**9, watcher)}")
+        assert (info.value.status, info.value.err_code) == (404, "Task.NotFound")
+
+
+def local_copy_id(cluster: ClusterUnderTest, agent: AgentInfo, name: str) -> int:
+    db = sqlite3.connect(f"file:{AgentHome(Path(cluster.home(agent))).store_path}?mode=ro", uri=True)
+    try:
+        ((row_id,),) = db.execute("SELECT id FROM subtask_instance WHERE node_id = 0 AND name = ? "
+                                  "ORDER BY id DESC LIMIT 1", (name,)).fetchall()
+    finally:
+        db.close()
+    return int(row_id)
 
 
 def test_maintainer_killed_mid_dag_is_replaced_and_the_dag_completes(cluster: ClusterUnderTest, tmp_path) -> None:

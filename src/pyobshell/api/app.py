@@ -22,6 +22,8 @@ from pyobshell.api.error_handlers import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
 from pyobshell.api.models import ServerState
 from pyobshell.api.state import AgentState
+from pyobshell.api.task_forwarding import ForwardBodyMiddleware, forward_to_owner
+from pyobshell.engine import TaskOwnedByOtherAgent
 
 
 def create_app(state: AgentState) -> FastAPI:
@@ -55,6 +57,8 @@ def create_app(state: AgentState) -> FastAPI:
     )
     app.state.agent = state
     install_error_handlers(app)
+    app.add_exception_handler(TaskOwnedByOtherAgent, forward_to_owner)
+    app.add_middleware(ForwardBodyMiddleware)  # innermost: sees the decrypted body
     app.add_middleware(AuthMiddleware)  # inside the envelope: refusals get a trace id
     app.add_middleware(EnvelopeMiddleware)
     app.include_router(routes_agent.router)

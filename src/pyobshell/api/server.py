@@ -82,7 +82,9 @@ def bind_listener(ip: str, port: int) -> socket.socket:
     """Bind the HTTP port now, so a busy port is a clear error rather than a server crash."""
     try:
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets that say TCP;
+        # without it every keep-alive response waits ~40 ms for the client's delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     except OSError as exc:
         raise AgentStartError(f"cannot open a socket for {ip}:{port}: {exc.strerror}") from exc
     try:
