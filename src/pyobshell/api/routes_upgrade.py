@@ -20,6 +20,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routes_package import StoreDep
 from pyobshell.api.routing import obshell_router
+from pyobshell.api.state import AgentState
+from pyobshell.engine import DagDetailDTO
+from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.upgrade.dag_layout import UpgradeMode
 from pyobshell.upgrade.upgrade_plan import (
@@ -30,6 +33,9 @@ from pyobshell.upgrade.upgrade_plan import (
     plan_upgrade,
     read_cluster_facts,
 )
+from pyobshell.upgrade.prechecks import AgentFacts, check_upgrade_dir_syntax
+from pyobshell.upgrade.task_environment import upgrade_python
+from pyobshell.upgrade.upgrade_start import UpgradeInputs, precheck, upgrade_dag
 from pyobshell.upgrade.versions import Release, Version
 
 router = obshell_router(prefix="/api/v1/ob", tags=["upgrade"], dependencies=[accepts(PASSWORD)])
@@ -49,6 +55,15 @@ def _release(text: str) -> str:
     return str(Release.parse(text))
 
 
+def _upgrade_dir(text: str) -> str:
+    """Empty (the agent's default) or an absolute path without traversal; writability and
+    space are pre-checks, since they depend on each host."""
+    failure = check_upgrade_dir_syntax(text)
+    if failure is not None:
+        raise ValueError(failure.message)
+    return text.strip()
+
+
 def _mode(text: str) -> str:
     return UpgradeMode.parse(text).value
 
@@ -61,7 +76,8 @@ class ObUpgradeParam(BaseModel):
     release: Annotated[str, AfterValidator(_release)] = Field(
         description="BUILD.DISTRIBUTION, e.g. 101000062023110109.el7")
     mode: Annotated[str, AfterValidator(_mode)] = Field(description="ROLLING or STOPSERVICE (any case)")
-    upgradeDir: str = Field(default="", description="absolute path; empty: <ob home>/upgrade on every host")
+    upgradeDir: Annotated[str, AfterValidator(_upgrade_dir)] = Field(
+        default="", description="absolute path; empty: <ob home>/upgrade on every host")
     freeze_server: bool = Field(default=False, description="minor freeze before each observer is stopped")
 
     def to_request(self) -> UpgradeRequest:
@@ -91,3 +107,43 @@ async def plan_ob_upgrade(body: ObUpgradeParam, store: StoreDep,
     if route_package is not None:
         route_text = await anyio.to_thread.run_sync(store.route_file_text, route_package.pkg_id)
     return plan_upgrade(upgrade, facts, packages, route_text)
+
+
+async def _agent_facts(state: AgentState) -> tuple[list[AgentFacts], list[str]]:
+    """Every agent the cluster registered (this one included), as the pre-checks need them."""
+    statuses = {state.agent.key(): await state.status(5.0)}
+    try:
+        statuses.update(await state.peer_statuses())
+    except Exception:  # an unreachable peer is reported by the check, not by a failure here
+        pass
+    facts = [AgentFacts(key, int(status.state) == 2, int(status.obState), f"{key.rsplit(':', 1)[0]}:{status.sqlPort}")
+             for key, status in statuses.items()]
+    return facts, []
+
+
+@router.post("/upgrade", response_model=DagDetailDTO, summary="Upgrade the cluster, rolling or stop-service")
+async def upgrade_ob(body: ObUpgradeParam, store: StoreDep, request: Request,
+                     read_facts: Annotated[ClusterFactsSource, Depends(cluster_facts_source)]) -> DagDetailDTO:
+    """Runs every pre-check (all failures at once, 400), then creates the upgrade DAG under the
+    cluster's global maintenance lock and answers it (state READY, operator RUN)."""
+    state = request.app.state.agent
+    cluster = state.tasks.services.cluster if state.tasks is not None else None
+    if cluster is None or state.ob_pool is None:
+        raise TASK_ENGINE_UNAVAILABLE("the cluster task store is not open yet (is the observer available?)")
+    upgrade = body.to_request()
+    facts = await anyio.to_thread.run_sync(read_facts)
+    packages = await anyio.to_thread.run_sync(store.list)
+    route_package = find_route_package(upgrade, facts, packages)
+    route_text = None
+    if route_package is not None:
+        route_text = await anyio.to_thread.run_sync(store.route_file_text, route_package.pkg_id)
+    agents, missing = await _agent_facts(state)
+    inputs = UpgradeInputs(upgrade, facts, packages, route_text, agents, missing)
+    pool = state.ob_pool
+
+    def query(sql: str) -> list[tuple]:
+        return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in pool.query(sql)]
+
+    plan = await anyio.to_thread.run_sync(precheck, query, inputs, upgrade_python())
+    template, context = upgrade_dag(plan, inputs)
+    return await anyio.to_thread.run_sync(cluster.create_dag, template, context)

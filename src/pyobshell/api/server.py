@@ -29,6 +29,10 @@ from pyobshell.api.models import AgentIdentity
 from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
 from pyobshell.cluster.cluster_agent import ClusterAgent
 from pyobshell.cluster.settings import ClusterSettings, SettingsError
+from pyobshell.upgrade import task_environment, tasks as _upgrade_task_types  # noqa: F401 - registers them
+from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.task_environment import TaskEnvironment
+from pyobshell.api.routes_package import PACKAGE_STORE_UNAVAILABLE
 from pyobshell.engine import AgentInfo, TaskEngine, TaskStore
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions
@@ -148,7 +152,26 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
     state.security = build_security(config, target, state)
     state.tasks = build_tasks(config, state)
     state.peer_statuses = lambda: cluster_peer_statuses(state)
+    install_upgrade_environment(config, target, state)
     return state
+
+
+def install_upgrade_environment(config: AgentConfig, target: ObserverTarget, state: AgentState) -> None:
+    """What this agent's upgrade tasks use: its observer, its pool, the cluster's package store
+    (opened with the cluster store, so looked up when a task needs it)."""
+    stores: dict[int, PackageStore] = {}
+
+    def package_store() -> PackageStore:
+        engine = state.tasks.cluster_engine if state.tasks is not None else None
+        if engine is None:
+            raise PACKAGE_STORE_UNAVAILABLE("the cluster's ocs database is not open on this agent")
+        if id(engine) not in stores:
+            stores.clear()
+            stores[id(engine)] = PackageStore(engine)
+        return stores[id(engine)]
+
+    task_environment.install(TaskEnvironment.for_observer(
+        AgentInfo(config.ip, config.port), config.home, target, package_store, pool=state.ob_pool))
 
 
 def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:

@@ -160,9 +160,8 @@ def agent_failures(agents: Sequence[AgentFacts], missing: Sequence[str] = ()) ->
 
 # --- the upgrade directory ----------------------------------------------------------------
 
-def check_upgrade_dir(upgrade_dir: str, required_bytes: int = 0) -> CheckFailure | None:
-    """Empty means the agent's default. Otherwise: absolute, plain characters, no traversal,
-    and (where it exists, else its nearest existing parent) writable with room for the packages."""
+def check_upgrade_dir_syntax(upgrade_dir: str) -> CheckFailure | None:
+    """Empty means the agent's default. Otherwise: absolute, plain characters, no traversal."""
     path = upgrade_dir.strip()
     if not path:
         return None
@@ -173,6 +172,16 @@ def check_upgrade_dir(upgrade_dir: str, required_bytes: int = 0) -> CheckFailure
         return CheckFailure(invalid, f"Path '{path}' is not valid: it contains characters that are not allowed")
     if ".." in PurePosixPath(path).parts:
         return CheckFailure(invalid, f"Path '{path}' is not valid: it must not contain '..'")
+    return None
+
+
+def check_upgrade_dir(upgrade_dir: str, required_bytes: int = 0) -> CheckFailure | None:
+    """:func:`check_upgrade_dir_syntax`, then (where the directory exists, else its nearest
+    existing parent) writable with room for the packages."""
+    path = upgrade_dir.strip()
+    syntax = check_upgrade_dir_syntax(path)
+    if syntax is not None or not path:
+        return syntax
     existing = Path(path)
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

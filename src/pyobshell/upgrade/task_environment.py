@@ -15,6 +15,7 @@ executing agent.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import threading
@@ -101,7 +102,7 @@ class TaskEnvironment:
             query=lambda statement, args=None: sql.query(statement, args),
             execute=lambda statement, args=None: sql.execute(statement, args),
             package_store=package_store, root_password=target.password,
-            python=python or sys.executable, arch=arch or platform.machine(),
+            python=python or upgrade_python(), arch=arch or platform.machine(),
             timings=timings or UpgradeTimings(),
         )
 
@@ -139,3 +140,12 @@ def current(agent: AgentInfo | None = None) -> TaskEnvironment:
     if installed:
         wanted += f" (installed only for {', '.join(installed)})"
     raise TASK_ENVIRONMENT_MISSING(wanted)
+
+
+UPGRADE_PYTHON_ENV = "PYOBSHELL_UPGRADE_PYTHON"
+
+
+def upgrade_python() -> str:
+    """The interpreter that runs the packages' upgrade scripts: ``$PYOBSHELL_UPGRADE_PYTHON``,
+    else the agent's own (which has mysql.connector)."""
+    return os.environ.get(UPGRADE_PYTHON_ENV) or sys.executable
