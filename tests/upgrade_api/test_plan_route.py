@@ -153,7 +153,8 @@ def test_missing_required_fields_are_named(agent, field):
 @pytest.mark.parametrize("upgrade_dir", ["relative/dir", "/tmp/a b", "/../../etc"])
 def test_bad_upgrade_dirs_are_refused(agent, uploaded, upgrade_dir):
     error = refused(agent, body(upgradeDir=upgrade_dir))
-    assert error.err_code == "Common.InvalidPath" and upgrade_dir.strip() in error.message
+    assert error.err_code == "Common.BindJsonFailed" and upgrade_dir.strip() in error.message
+    assert [sub["field"] for sub in error.sub_errors] == ["upgradeDir"]
 
 
 def test_upgrade_dir_is_trimmed(agent, uploaded):
