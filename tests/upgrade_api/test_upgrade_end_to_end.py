@@ -63,10 +63,31 @@ def client_for(agent: dict) -> ObshellClient:
     return ObshellClient(f"{agent['ip']}:{agent['port']}", password=PASSWORD, timeout=60)
 
 
-def test_rolling_upgrade_through_the_api(cluster: dict) -> None:
-    api = client_for(cluster["agents"][1])
+def test_upgrade_check_downloads_verifies_and_cleans_up(cluster: dict) -> None:
+    api = client_for(cluster["agents"][0])
     for package in cluster["packages"]:
         api.upload_package(package)
+    body = {"version": NEW_VERSION, "release": NEW_RELEASE, "mode": "ROLLING"}
+    dag = api.request("POST", "/api/v1/ob/upgrade/check", body)
+    assert dag["name"] == f"Upgrade check OB {NEW_VERSION}-{NEW_RELEASE}" and dag["max_stage"] == 6
+
+    def finished() -> dict | None:
+        current = api.request("GET", f"/api/v1/task/dag/{dag['id']}")
+        return current if current["state"] in ("SUCCEED", "FAILED") else None
+
+    final = wait_for(finished, 120, "the check DAG to finish")
+    assert final["state"] == "SUCCEED", final
+    unpack = next(node for node in final["nodes"] if node["name"] == "Unpack all required packages")
+    assert {task["execute_agent"]["ip"] for task in unpack["sub_tasks"]} == {a["ip"] for a in cluster["agents"]}
+    for observer in cluster["observers"]:  # the packages were unpacked under the default dir, then removed
+        leftovers = list((Path(observer["home"]) / "upgrade").glob("rpm-*"))
+        assert leftovers == []
+    with connect(cluster["observers"][0], PASSWORD) as conn:  # nothing changed in the cluster
+        assert {r[0].split("_")[0] for r in query(conn, "SELECT BUILD_VERSION FROM DBA_OB_SERVERS")} == {"4.2.1.0"}
+
+
+def test_rolling_upgrade_through_the_api(cluster: dict) -> None:
+    api = client_for(cluster["agents"][1])
     body = {"version": NEW_VERSION, "release": NEW_RELEASE, "mode": "rolling", "upgradeDir": ""}
     probe = ClusterProbe(cluster["observers"])
     probe.start()

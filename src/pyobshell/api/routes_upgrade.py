@@ -21,7 +21,9 @@ from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routes_package import StoreDep
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
-from pyobshell.engine import DagDetailDTO
+from pyobshell.engine import DagDetailDTO, TaskService
+from pyobshell.ob.connection import ObConnectionPool
+from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.upgrade.dag_layout import UpgradeMode
@@ -35,7 +37,7 @@ from pyobshell.upgrade.upgrade_plan import (
 )
 from pyobshell.upgrade.prechecks import AgentFacts, check_upgrade_dir_syntax
 from pyobshell.upgrade.task_environment import upgrade_python
-from pyobshell.upgrade.upgrade_start import UpgradeInputs, precheck, upgrade_dag
+from pyobshell.upgrade.upgrade_start import UpgradeInputs, check_dag, precheck, upgrade_dag
 from pyobshell.upgrade.versions import Release, Version
 
 router = obshell_router(prefix="/api/v1/ob", tags=["upgrade"], dependencies=[accepts(PASSWORD)])
@@ -121,11 +123,9 @@ async def _agent_facts(state: AgentState) -> tuple[list[AgentFacts], list[str]]:
     return facts, []
 
 
-@router.post("/upgrade", response_model=DagDetailDTO, summary="Upgrade the cluster, rolling or stop-service")
-async def upgrade_ob(body: ObUpgradeParam, store: StoreDep, request: Request,
-                     read_facts: Annotated[ClusterFactsSource, Depends(cluster_facts_source)]) -> DagDetailDTO:
-    """Runs every pre-check (all failures at once, 400), then creates the upgrade DAG under the
-    cluster's global maintenance lock and answers it (state READY, operator RUN)."""
+async def _gather(body: ObUpgradeParam, store: PackageStore, request: Request,
+                  read_facts: ClusterFactsSource) -> tuple[TaskService, ObConnectionPool, UpgradeInputs]:
+    """The cluster's task service, the observer pool and every fact an upgrade decision needs."""
     state = request.app.state.agent
     cluster = state.tasks.services.cluster if state.tasks is not None else None
     if cluster is None or state.ob_pool is None:
@@ -138,12 +138,30 @@ async def upgrade_ob(body: ObUpgradeParam, store: StoreDep, request: Request,
     if route_package is not None:
         route_text = await anyio.to_thread.run_sync(store.route_file_text, route_package.pkg_id)
     agents, missing = await _agent_facts(state)
-    inputs = UpgradeInputs(upgrade, facts, packages, route_text, agents, missing)
-    pool = state.ob_pool
+    return cluster, state.ob_pool, UpgradeInputs(upgrade, facts, packages, route_text, agents, missing)
+
+
+@router.post("/upgrade", response_model=DagDetailDTO, summary="Upgrade the cluster, rolling or stop-service")
+async def upgrade_ob(body: ObUpgradeParam, store: StoreDep, request: Request,
+                     read_facts: Annotated[ClusterFactsSource, Depends(cluster_facts_source)]) -> DagDetailDTO:
+    """Runs every pre-check (all failures at once, 400), then creates the upgrade DAG under the
+    cluster's global maintenance lock and answers it (state READY, operator RUN)."""
+    cluster, pool, inputs = await _gather(body, store, request, read_facts)
 
     def query(sql: str) -> list[tuple]:
         return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in pool.query(sql)]
 
     plan = await anyio.to_thread.run_sync(precheck, query, inputs, upgrade_python())
     template, context = upgrade_dag(plan, inputs)
+    return await anyio.to_thread.run_sync(cluster.create_dag, template, context)
+
+
+@router.post("/upgrade/check", response_model=DagDetailDTO, summary="Download, verify and unpack the packages")
+async def check_ob_upgrade(body: ObUpgradeParam, store: StoreDep, request: Request,
+                           read_facts: Annotated[ClusterFactsSource, Depends(cluster_facts_source)]) -> DagDetailDTO:
+    """The upgrade-check DAG (obshell's): every host downloads, verifies and unpacks the packages
+    of every hop, then removes them. Nothing in the cluster changes; no maintenance lock."""
+    cluster, _pool, inputs = await _gather(body, store, request, read_facts)
+    plan = plan_upgrade(inputs.upgrade, inputs.facts, inputs.packages, inputs.route_file_text)
+    template, context = check_dag(plan, inputs)
     return await anyio.to_thread.run_sync(cluster.create_dag, template, context)

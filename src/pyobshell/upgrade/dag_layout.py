@@ -134,6 +134,20 @@ def upgrade_stages(hops: int, mode: UpgradeMode, zones: Sequence[ZoneAgents],
     return stages
 
 
+def check_stages(zones: Sequence[ZoneAgents]) -> list[Stage]:
+    """The upgrade-check DAG: the header's five package stages, then the cleanup (obshell §6.2)."""
+    if not zones:
+        raise LAYOUT_INVALID("the cluster has no zones")
+    everyone = _all_agents(zones)
+    kinds = (StageKind.CHECK_ENVIRONMENT, StageKind.CREATE_DIR, StageKind.DOWNLOAD_PACKAGES,
+             StageKind.CHECK_PACKAGES, StageKind.UNPACK_PACKAGES, StageKind.REMOVE_TASK_DIR)
+    return [_parallel(kind, everyone) for kind in kinds]
+
+
+def check_dag_name(version: str, release: str) -> str:
+    return f"Upgrade check OB {version}-{release}"
+
+
 def _rolling_hop(hop: int, zones: Sequence[ZoneAgents], _everyone: tuple[AgentInfo, ...],
                  freeze: bool) -> list[Stage]:
     stages = _hop_opening(hop)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pyobshell.engine import AgentInfo, Node, TaskContext
 from pyobshell.engine.model import EXECUTE_AGENTS_KEY, Maintainer
 from pyobshell.engine.template import Template, TemplateBuilder
-from pyobshell.upgrade.dag_layout import FreezeScope, Stage, StageKind, UpgradeMode, dag_name
+from pyobshell.upgrade.dag_layout import FreezeScope, Stage, StageKind, UpgradeMode, check_dag_name, dag_name
 from pyobshell.upgrade.tasks import (
     BackupParametersTask,
     CheckPackagesTask,
@@ -62,6 +62,14 @@ def upgrade_template(stages: Sequence[Stage], mode: UpgradeMode, version: str, r
     for index, stage in enumerate(stages):
         if extra and index in extra:
             builder.add_node(extra[index])
+        builder.add_node(stage_node(stage))
+    return builder.build()
+
+
+def check_template(stages: Sequence[Stage], version: str, release: str) -> Template:
+    """The upgrade-check DAG: not a maintenance DAG, it changes nothing in the cluster."""
+    builder = TemplateBuilder(check_dag_name(version, release))
+    for stage in stages:
         builder.add_node(stage_node(stage))
     return builder.build()
 

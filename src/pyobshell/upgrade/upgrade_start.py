@@ -14,11 +14,11 @@ from pyobshell.engine import AgentInfo, TaskContext
 from pyobshell.engine.template import Template
 from pyobshell.errors import ObshellError
 from pyobshell.upgrade import prechecks
-from pyobshell.upgrade.dag_layout import UpgradeMode, upgrade_stages
+from pyobshell.upgrade.dag_layout import UpgradeMode, check_stages, upgrade_stages
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.prechecks import AgentFacts, CheckFailure, Query
 from pyobshell.upgrade.tasks.upgrade_context import RouteNode
-from pyobshell.upgrade.upgrade_dag import upgrade_context, upgrade_template
+from pyobshell.upgrade.upgrade_dag import check_template, upgrade_context, upgrade_template
 from pyobshell.upgrade.upgrade_plan import ClusterFacts, UpgradePlan, UpgradeRequest, plan_upgrade
 
 PYTHON_CHECK_TIMEOUT_S = 30
@@ -90,6 +90,19 @@ def precheck(query: Query, inputs: UpgradeInputs, python: str) -> UpgradePlan:
     prechecks.raise_if_failed(failures)
     assert plan is not None  # no failure means a plan was made
     return plan
+
+
+def check_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskContext]:
+    """The upgrade-check DAG: download, verify and unpack every hop's packages on every host, then
+    remove them. Needs only a plan whose packages are all stored."""
+    if plan.missing_packages:
+        prechecks.raise_if_failed([CheckFailure("OB.Package.NotExist",
+                                                f"These packages are missing: {', '.join(plan.missing_packages)}")])
+    upgrade, facts = inputs.upgrade, inputs.facts
+    agents: list[AgentInfo] = list(dict.fromkeys(agent for zone in facts.zones for agent in zone.agents))
+    version, release = upgrade.version.number_string, upgrade.release_text
+    template = check_template(check_stages(facts.zones), version, release)
+    return template, upgrade_context(agents, route_nodes(plan), upgrade.mode, version, release, upgrade.upgrade_dir)
 
 
 def route_nodes(plan: UpgradePlan) -> list[RouteNode]:
