@@ -19,8 +19,8 @@ import os
 import platform
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ Row = dict[str, Any]
 QueryFn = Callable[[str, Sequence[Any] | None], list[Row]]
 ExecuteFn = Callable[[str, Sequence[Any] | None], int]
 PackageStoreFactory = Callable[[], PackageStore]
+UPGRADE_TIMINGS_ENV = "PYOBSHELL_UPGRADE_TIMINGS"
 
 TASK_ENVIRONMENT_MISSING = ErrorCode(
     "Upgrade.TaskEnvironment.Missing", ErrorKind.UNEXPECTED,
@@ -45,7 +46,8 @@ TASK_ENVIRONMENT_MISSING = ErrorCode(
 @dataclass(frozen=True)
 class UpgradeTimings:
     """Poll intervals and wait budgets (seconds). The defaults are for real clusters; tests
-    shrink them. Readiness polls start at ``poll_first_s`` and back off to ``poll_max_s``."""
+    shrink them (an agent reads overrides from ``$PYOBSHELL_UPGRADE_TIMINGS``, see
+    :meth:`from_env`). Readiness polls start at ``poll_first_s`` and back off to ``poll_max_s``."""
 
     poll_first_s: float = 0.1
     poll_max_s: float = 5.0
@@ -58,6 +60,33 @@ class UpgradeTimings:
     script_timeout_s: int = 0  # the scripts' -t: 0 lets each script use its built-in waits
     command_timeout_s: float = 60.0  # short commands: python -c, observer -V
     disk_margin: float = 1.1  # free space needed = margin x (download + unpacked) bytes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "UpgradeTimings":
+        """The defaults, with the overrides of ``$PYOBSHELL_UPGRADE_TIMINGS``: comma-separated
+        ``name=seconds`` pairs naming fields of this class, e.g.
+        ``cluster_ready_wait_s=5,poll_max_s=0.5`` (rehearsals and tests that need a failing
+        wait to fail fast). A bad entry is a ValueError naming it, so an agent refuses to
+        start rather than silently waiting 300 s."""
+        text = (os.environ if env is None else env).get(UPGRADE_TIMINGS_ENV, "").strip()
+        return cls().with_overrides(text) if text else cls()
+
+    def with_overrides(self, text: str) -> "UpgradeTimings":
+        known = {f.name: f.type for f in fields(self)}
+        values: dict[str, float | int] = {}
+        for entry in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, raw = (piece.strip() for piece in entry.partition("="))
+            if not sep or name not in known:
+                raise ValueError(f"{UPGRADE_TIMINGS_ENV}: {entry!r} is not name=value with a name among "
+                                 f"{', '.join(known)}")
+            try:
+                value = int(raw) if known[name] in (int, "int") else float(raw)
+            except ValueError:
+                raise ValueError(f"{UPGRADE_TIMINGS_ENV}: {name} needs a number, got {raw!r}") from None
+            if not value >= 0 or value == float("inf"):
+                raise ValueError(f"{UPGRADE_TIMINGS_ENV}: {name} must be a finite number >= 0, got {raw!r}")
+            values[name] = value
+        return replace(self, **values)
 
 
 @dataclass(frozen=True)
@@ -103,7 +132,7 @@ class TaskEnvironment:
             execute=lambda statement, args=None: sql.execute(statement, args),
             package_store=package_store, root_password=target.password,
             python=python or upgrade_python(), arch=arch or platform.machine(),
-            timings=timings or UpgradeTimings(),
+            timings=timings or UpgradeTimings.from_env(),
         )
 
 
