@@ -11,6 +11,7 @@ from pyobshell import __version__
 from pyobshell.api import (
     routes_agent,
     routes_agents,
+    routes_ob_info,
     routes_package,
     routes_rpc_agent,
     routes_rpc_task,
@@ -68,4 +69,5 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(routes_task.router)
     app.include_router(routes_package.router)
     app.include_router(routes_upgrade.router)
+    app.include_router(routes_ob_info.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pyobshell.cli import agent_cmd, sim_cmd
+from pyobshell.cli import agent_cmd, cluster_cmd, package_cmd, sim_cmd, task_cmd
 
 app = typer.Typer(
     name="pyobshell",
@@ -15,6 +15,9 @@ app = typer.Typer(
 )
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(agent_cmd.app, name="agent")
+app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(task_cmd.app, name="task")
+app.add_typer(package_cmd.app, name="package")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,8 +13,9 @@ gets a freshly encrypted header (and AES body). Failures raise :class:`ObshellAp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -23,12 +24,38 @@ from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
 from pyobshell.api.package_models import PackageInfo
 from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError, ObshellConnectionError
+from pyobshell.engine.dto import DagDetailDTO
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 
 DEFAULT_TIMEOUT_S = 30.0
 UPLOAD_TIMEOUT = httpx.Timeout(30.0, read=600.0, write=600.0)
 PACKAGE_UPLOAD_PATH = "/api/v1/package"
 PACKAGES_PATH = "/api/v1/upgrade/package"
+
+
+Progress = Callable[[int], None]
+
+
+class _ReportingReader:
+    """A file that reports every chunk httpx reads from it (upload progress)."""
+
+    def __init__(self, file: BinaryIO, progress: Progress):
+        self._file, self._progress = file, progress
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        if chunk:
+            self._progress(len(chunk))
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
 
 
 class ObshellClient:
@@ -90,9 +117,10 @@ class ObshellClient:
 
     # -- upgrade packages --------------------------------------------------------------------
 
-    def upload_package(self, path: Path) -> PackageInfo:
-        """Store an RPM in the cluster's package store (``POST /api/v1/package``)."""
-        return wire.typed(self.upload(PACKAGE_UPLOAD_PATH, path), PackageInfo)
+    def upload_package(self, path: Path, progress: "Progress | None" = None) -> PackageInfo:
+        """Store an RPM in the cluster's package store (``POST /api/v1/package``);
+        ``progress`` is called with the number of bytes of the file sent since its last call."""
+        return wire.typed(self.upload(PACKAGE_UPLOAD_PATH, path, progress=progress), PackageInfo)
 
     def list_packages(self) -> list[PackageInfo]:
         return wire.typed(wire.contents(self.request("GET", PACKAGES_PATH + "/info")), list[PackageInfo])
@@ -123,6 +151,23 @@ class ObshellClient:
         finally:
             response.close()
 
+    # -- the cluster and its tasks ------------------------------------------------------------
+
+    def ob_info(self) -> dict[str, Any]:
+        """``GET /api/v1/ob/info``: agents, zones, servers with their builds, the maintainer."""
+        return self.request("GET", "/api/v1/ob/info")
+
+    def dag(self, gid: str, show_details: bool = True) -> DagDetailDTO:
+        return self.request("GET", f"/api/v1/task/dag/{gid}", query={"show_details": str(show_details).lower()},
+                            model=DagDetailDTO)
+
+    def operate_dag(self, gid: str, operator: str) -> None:
+        """RETRY, ROLLBACK, CANCEL or PASS a DAG."""
+        self.request("POST", f"/api/v1/task/dag/{gid}", {"operator": operator})
+
+    def pass_node(self, gid: str) -> None:
+        self.request("POST", f"/api/v1/task/node/{gid}", {"operator": "PASS"})
+
     # -- generic -----------------------------------------------------------------------------
 
     def request(
@@ -152,12 +197,14 @@ class ObshellClient:
             content = None if body is None else wire.json_bytes(body)
         return self._send(self._http.build_request(method, url, content=content, headers=headers))
 
-    def upload(self, path: str, file: Path, *, field: str = "file", data: dict[str, str] | None = None, query: wire.Query = None) -> Any:
+    def upload(self, path: str, file: Path, *, field: str = "file", data: dict[str, str] | None = None,
+               query: wire.Query = None, progress: "Progress | None" = None) -> Any:
         """Authenticated multipart upload of ``file`` (streamed) with its ``X-OCS-File-SHA256``."""
         file = Path(file)
         url = wire.target_url(self.base_url, path, query)
         headers = wire.upload_headers(self.builder(), self._credentials, url, wire.file_sha256(file))
-        with open(file, "rb") as stream:
+        with open(file, "rb") as raw:
+            stream = raw if progress is None else _ReportingReader(raw, progress)
             request = self._http.build_request(
                 "POST", url, headers=headers, data=data, files={field: (file.name, stream, "application/octet-stream")},
                 timeout=UPLOAD_TIMEOUT,
