@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
 from pyobshell.engine import maintenance
@@ -106,11 +106,18 @@ class TaskStore:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A transaction that only reads (a consistent snapshot that never waits for writers)."""
-        with self.engine.connect() as conn:
-            conn.execution_options(**{_READ_ONLY: True})
-            with conn.begin():
-                yield conn
+        """A transaction that only reads (a consistent snapshot that never waits for writers).
+
+        A store that cannot be reached (the cluster store while the local observer restarts)
+        is ``Task.Engine.Unavailable`` naming the cause, not an unexpected error."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{_READ_ONLY: True})
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise TASK_ENGINE_UNAVAILABLE(f"the {self.kind.value} task store cannot be read now: "
+                                          f"{exc.orig if exc.orig is not None else exc}") from exc
 
     # -- reads ----------------------------------------------------------------------------
     def get_dag(self, conn: Connection, dag_id: int) -> DagRow:
