@@ -25,4 +25,4 @@ clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
 
 demo: $(STAMP)
-	$(PY) demo/rolling_upgrade_by_hand.py
+	$(PY) demo/rolling_upgrade.py

@@ -1,11 +1,12 @@
-"""What a person sees of a DAG: its nodes grouped into sections (the packages, the cluster-wide
-steps, each zone, the cleanup), each with its state, current node, elapsed time and latest
+"""What a person sees of a DAG: its nodes grouped into sections — packages, checks (backup,
+checker and pre scripts), each zone (or all servers at once when stopping service), finish
+(post script, restore), cleanup — each with its state, current node, elapsed time and latest
 log line.
 
 Sections come from the node names alone (``Stop zone1`` … ``Start zone1`` and the health
 check just before ``Stop zone1`` belong to zone1), so any upgrade DAG — followed right after
 it was created or found again by id — is shown the same way; a DAG that is not an upgrade is
-one section. Everything here is pure: :func:`build_view` takes the DTO and a clock.
+one section, and a multi-hop upgrade prefixes its sections with "hop N". Everything here is pure: :func:`build_view` takes the DTO and a clock.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from pyobshell.engine.dto import ZERO_TIME, DagDetailDTO, NodeDetailDTO, TaskDet
 
 HOP_START = "Backup parameters"
 HEALTH_CHECK = "Execute upgrade health checker script"
+REINSTALL = "Reinstall and restart observer"
+POST_SCRIPT = "Execute upgrade post script"
 CLEANUP_NODE = "Remove upgrade check task dir"
-PREPARE, CLUSTER, CLEANUP, TASK = "packages", "cluster", "cleanup", "task"
+PREPARE, CHECKS, ALL_SERVERS, FINISH, CLEANUP, TASK = (
+    "packages", "checks", "all servers", "finish", "cleanup", "task")
 
 SUCCEED, FAILED, RUNNING, PENDING, READY = "SUCCEED", "FAILED", "RUNNING", "PENDING", "READY"
 
@@ -55,13 +59,16 @@ def section_names(names: Sequence[str]) -> list[str]:
     hops = sum(1 for name in names if name == HOP_START)
     if hops == 0:
         return [TASK] * len(names)
-    sections, hop, zone = [], 0, None
+    sections, hop, zone, phase = [], 0, None, CHECKS
     for i, name in enumerate(names):
         following = names[i + 1] if i + 1 < len(names) else ""
+        previous = sections[-1] if sections else ""
         if name == HOP_START:
-            hop, zone = hop + 1, None
+            hop, zone, phase = hop + 1, None, CHECKS
         if name.startswith("Stop "):
             zone = name.removeprefix("Stop ")
+        if name == POST_SCRIPT:
+            phase = FINISH
         if hop == 0:
             section = PREPARE
         elif name == CLEANUP_NODE:
@@ -70,8 +77,10 @@ def section_names(names: Sequence[str]) -> list[str]:
             section = zone
         elif name == HEALTH_CHECK and following.startswith("Stop "):
             section = following.removeprefix("Stop ")
+        elif name == REINSTALL or (name == HEALTH_CHECK and previous.endswith(ALL_SERVERS)):
+            section = ALL_SERVERS  # stop-service: every observer at once
         else:
-            section = CLUSTER
+            section = phase
         if hops > 1 and section not in (PREPARE, CLEANUP):
             section = f"hop {hop} {section}"
         sections.append(section)
