@@ -43,20 +43,21 @@ class Runner:
     def __call__(self, *args: str) -> int:
         print(f"\n$ pyobshell {' '.join(args)}", flush=True)
         self.child = subprocess.Popen([sys.executable, "-m", "pyobshell.cli.main", *args], env=self.env)
-        try:
-            return self.child.wait(timeout=STEP_TIMEOUT_S)
-        finally:
-            self.child = None
+        code = self.child.wait(timeout=STEP_TIMEOUT_S)
+        self.child = None  # only once it ended: an interrupted step is stopped by stop_child
+        return code
 
     def stop_child(self) -> None:
+        """Interrupt the running step like Ctrl-C would (`sim up` then undoes what it started)."""
         child = self.child
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        if child is None or child.poll() is not None:
+            return
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def must(code: int, what: str) -> None:
@@ -87,7 +88,7 @@ def main() -> int:
         except (KeyboardInterrupt, Interrupted):
             print("\ninterrupted; stopping the cluster", file=sys.stderr)
             return 130
-        except RuntimeError as error:
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
             print(f"\ndemo failed: {error}", file=sys.stderr)
             return 1
         finally:

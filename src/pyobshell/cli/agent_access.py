@@ -45,7 +45,7 @@ def root_password() -> str:
     password = os.environ.get(PASSWORD_ENV)
     if password is not None:
         return password
-    return typer.prompt("root@sys password", hide_input=True, default="", show_default=False)
+    return typer.prompt("root@sys password", hide_input=True, default="", show_default=False, err=True)
 
 
 def connect(agent: str, password: str | None = None) -> ObshellClient:
