@@ -276,8 +276,10 @@ def main() -> None:
         print(f"bench DAG {setup.gid} ({args.nodes} nodes): {wait_finished(setup)}")
         process = psutil.Process(setup.pid)
         time.sleep(2)  # let start-up garbage settle
-        idle = rss_mb(process)
-        print(f"idle agent RSS: {idle:.1f} MB (goal: <= {GOAL_RSS_MB:g} MB)")
+        cpu_before, started = cpu_seconds(process), time.perf_counter()
+        idle = rss_mb(process, samples=10)
+        idle_cpu = (cpu_seconds(process) - cpu_before) / (time.perf_counter() - started)
+        print(f"idle agent RSS: {idle:.1f} MB (goal: <= {GOAL_RSS_MB:g} MB); idle agent CPU: {idle_cpu:.1%} of a core")
         print(f"GET /api/v1/status: agent CPU {status_cpu_ms(setup, process, args.status_calls):.2f} ms per call")
         modes = {
             "paced": lambda: every(args.interval, args.seconds),
