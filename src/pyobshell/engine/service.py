@@ -125,6 +125,9 @@ class TaskService:
             return self._dag_dto(conn, dag, show_details)
 
     def is_under_maintenance(self) -> bool:
+        return bool(self._reads.get_or_build(("maintenance",), self._read_under_maintenance))
+
+    def _read_under_maintenance(self) -> bool:
         with self.store.read() as conn:
             return maintenance.is_under_maintenance(conn, self.store.tables)
 
