@@ -5,6 +5,7 @@ Imported by tests as `simhelpers` (tests/ is on sys.path through tests/conftest.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,14 @@ import pymysql
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYOBSHELL = [sys.executable, "-m", "pyobshell.cli.main"]
+
+
+def worker_net(base: int) -> int:
+    """A simulated network for a session-wide cluster: under pytest-xdist each worker gets its
+    own (base, base + 100, ...), so workers never share addresses."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    return base + 100 * index
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:

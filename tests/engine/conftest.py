@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine
 
 import engine_helpers
-from simhelpers import sim_cluster
+from simhelpers import sim_cluster, worker_net
 from engine_helpers import StoreTarget
 from pyobshell.engine.schema import StoreKind, build_tables
 
@@ -48,7 +48,7 @@ def cluster_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield url
         return
     password = "enginepw"
-    with sim_cluster(tmp_path_factory.mktemp("engine-sim") / "c", net=15, zones=1, password=password) as document:
+    with sim_cluster(tmp_path_factory.mktemp("engine-sim") / "c", net=worker_net(15), zones=1, password=password) as document:
         ip = document["observers"][0]["ip"]
         admin = create_engine(f"mysql+pymysql://root%40sys:{password}@{ip}:2881/oceanbase")
         with admin.begin() as conn:
