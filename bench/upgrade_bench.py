@@ -1,7 +1,8 @@
 """Rolling upgrade figures: a 3-zone simulated cluster with agents, upgraded 4.2.1.0 -> 4.2.1.1
 through POST /api/v1/ob/upgrade, with the simulator's realistic delays.
 
-Run: `.venv/bin/python bench/upgrade_bench.py [--runs N] [--profile realistic|fast] [--net N]`.
+Run: `.venv/bin/python bench/upgrade_bench.py [--runs N] [--profile realistic|fast] [--net N]
+[--timings name=seconds,...] [--nodes]` (--timings: the agents' wait/poll overrides).
 Each run is a whole cluster (sim up, upload, upgrade, sim down) on loopback 127.<net>.x.x.
 Prints, as the median of the runs (nothing is asserted):
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,7 @@ import pymysql
 
 from pyobshell.client import ObshellClient, ObshellClientError
 from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.upgrade.task_environment import UPGRADE_TIMINGS_ENV as TIMINGS_ENV
 
 PYOBSHELL = [sys.executable, "-m", "pyobshell.cli.main"]
 PASSWORD = "bench-Upgrade1"
@@ -58,8 +61,8 @@ class RunFigures:
         return self.total_s - self.restarts_s - self.scripts_s
 
 
-def cli(*args: str) -> None:
-    result = subprocess.run([*PYOBSHELL, *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+def cli(*args: str, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run([*PYOBSHELL, *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
     if result.returncode != 0:
         raise SystemExit(f"pyobshell {' '.join(args[:2])} failed:\n{result.stdout}\n{result.stderr}")
 
@@ -107,10 +110,11 @@ def figures(dag: dict, cluster: dict, catchup_s: float, client_s: float) -> RunF
     return RunFigures(end - start, client_s, restarts, scripts, gaps, timeline)
 
 
-def one_run(root: Path, packages: list[Path], net: int, profile: str) -> RunFigures:
+def one_run(root: Path, packages: list[Path], net: int, profile: str, timings: str) -> RunFigures:
     directory = root / f"cluster-{time.monotonic_ns()}"
+    env = {**os.environ, TIMINGS_ENV: timings} if timings else None  # `sim up` passes it to the agents
     cli("sim", "up", "--dir", str(directory), "--zones", "3", "--version", OLD_VERSION, "--release", OLD_RELEASE,
-        "--root-password", PASSWORD, "--net", str(net), "--profile", profile)
+        "--root-password", PASSWORD, "--net", str(net), "--profile", profile, env=env)
     try:
         cluster = json.loads((directory / "cluster.json").read_text())
         agent = cluster["agents"][0]
@@ -144,12 +148,13 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def report(runs: list[RunFigures], profile: str) -> None:
+def report(runs: list[RunFigures], profile: str, timings: str) -> None:
     def line(label: str, values: list[float], unit: str = "s") -> None:
         shown = ", ".join(f"{v:.2f}" for v in values)
         print(f"{label:<48} median {median(values):7.2f} {unit}   (runs: {shown})")
 
-    print(f"3-zone rolling upgrade {OLD_VERSION} -> {NEW_VERSION}, {profile} delays, {len(runs)} run(s)")
+    print(f"3-zone rolling upgrade {OLD_VERSION} -> {NEW_VERSION}, {profile} delays, {len(runs)} run(s), "
+          f"agent timings: {timings or 'defaults'}")
     line("total (DAG start to end)", [r.total_s for r in runs])
     line("client: request to SUCCEED seen", [r.client_s for r in runs])
     line("inside observer restarts (start to in sync)", [r.restarts_s for r in runs])
@@ -171,6 +176,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help=f"whole upgrades to run (1..{MAX_RUNS})")
     parser.add_argument("--profile", default="realistic", choices=("realistic", "fast"))
     parser.add_argument("--net", type=int, default=49, help="loopback network 127.<net>.x.x")
+    parser.add_argument("--timings", default="", help=f"the agents' {TIMINGS_ENV}, e.g. poll_max_s=0.5")
     parser.add_argument("--nodes", action="store_true", help="also print the last run's node timeline")
     args = parser.parse_args()
     if not 1 <= args.runs <= MAX_RUNS:
@@ -179,8 +185,8 @@ def main() -> None:
         root = Path(tmp)
         cli("sim", "package", "--version", NEW_VERSION, "--release", NEW_RELEASE, "--out", str(root / "rpm"))
         packages = sorted((root / "rpm").glob("*.rpm"))
-        runs = [one_run(root, packages, args.net, args.profile) for _ in range(args.runs)]
-    report(runs, args.profile)
+        runs = [one_run(root, packages, args.net, args.profile, args.timings) for _ in range(args.runs)]
+    report(runs, args.profile, args.timings)
     if args.nodes:
         print_timeline(runs[-1])
 
