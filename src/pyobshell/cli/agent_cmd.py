@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import subprocess
 import sys
@@ -21,8 +20,8 @@ from pyobshell.api.server import (
     ensure_home_free,
     password_from_env,
     read_observer_target,
-    serve,
 )
+from pyobshell.cli.agent_daemon import run_foreground
 
 app = typer.Typer(help="Run a pyobshell agent beside an observer.", no_args_is_help=True)
 
@@ -59,24 +58,14 @@ def start(
     typer.echo(f"agent started: pid {pid}, http://{ip}:{port}")
 
 
-def run_foreground(config: AgentConfig) -> None:
-    try:
-        serve(config)
-    except AgentStartError:
-        raise
-    except Exception as exc:  # the log has the traceback; the operator gets one line
-        logging.getLogger(__name__).exception("agent failed")
-        raise AgentStartError(f"agent failed: {type(exc).__name__}: {exc}") from exc
-
-
 def launch_daemon(config: AgentConfig, timeout_s: float) -> int:
-    """Re-run this command detached with --foreground; wait until it serves or fails."""
+    """Start the daemon detached (``agent_daemon``); wait until it serves or fails."""
     agent_home = AgentHome(config.home)
     agent_home.create_dirs()
     console = agent_home.console_file
     offset = console.stat().st_size if console.exists() else 0
-    command = [
-        sys.executable, "-m", "pyobshell.cli.agent_cmd", "start",
+    command = [  # the lean entry point: the daemon does without the CLI libraries (memory)
+        sys.executable, "-m", "pyobshell.cli.agent_daemon",
         "--home", str(config.home), "--ip", config.ip, "--port", str(config.port),
         "--ob-home", str(config.ob_home), "--foreground",
     ]  # fmt: skip
@@ -166,5 +155,5 @@ def terminate(pid: int, timeout_s: float) -> str:
     return "SIGKILL"
 
 
-if __name__ == "__main__":  # the daemon re-runs this module with --foreground
+if __name__ == "__main__":  # python -m pyobshell.cli.agent_cmd start ... (tests, by hand)
     app()
