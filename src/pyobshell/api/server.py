@@ -170,8 +170,13 @@ def install_upgrade_environment(config: AgentConfig, target: ObserverTarget, sta
             stores[id(engine)] = PackageStore(engine)
         return stores[id(engine)]
 
-    task_environment.install(TaskEnvironment.for_observer(
-        AgentInfo(config.ip, config.port), config.home, target, package_store, pool=state.ob_pool))
+    try:
+        environment = TaskEnvironment.for_observer(
+            AgentInfo(config.ip, config.port), config.home, target, package_store, pool=state.ob_pool)
+    except (ValueError, ObshellError) as exc:  # the agent still serves; upgrade tasks say why they cannot run
+        log.warning("upgrade tasks cannot run on this agent: %s", exc)
+        return
+    task_environment.install(environment)
 
 
 def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:
