@@ -14,14 +14,17 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from sqlalchemy.exc import DBAPIError
 from simhelpers import connect, query, sim_cluster, wait_for
 
 from pyobshell.client import ObshellApiError, ObshellClient
+from pyobshell.engine.store import make_engine
 from pyobshell.sim.faults import clear_fault, set_fault
+from pyobshell.upgrade.package_store import PACKAGE_STORE_FAILED, PackageStore
 from pyobshell.upgrade.task_environment import UpgradeTimings
 
 from .upgrade_runs import (
-    FAST_TIMINGS,
+    SHORT_WAITS,
     OLD_VERSION,
     PLAN,
     UPGRADE,
@@ -31,6 +34,7 @@ from .upgrade_runs import (
     cluster_versions,
     failed_node,
     node_logs,
+    outline,
     retry,
     route_file,
     wait_finished,
@@ -47,7 +51,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     """A 3-zone cluster with every package of the chain 4.2.1.0 -> .1 -> .2 -> .3 uploaded."""
     root = tmp_path_factory.mktemp("chain")
     rpms = build_packages(root / "rpm", VERSIONS[1:], route_file(root / "dep.yml", VERSIONS))
-    with sim_cluster(root / "c", CHAIN_NET, password=PASSWORD, agents=True, env=FAST_TIMINGS) as document:
+    with sim_cluster(root / "c", CHAIN_NET, password=PASSWORD, agents=True, env=SHORT_WAITS) as document:
         api = client_for(document["agents"][0], PASSWORD)
         for rpm in rpms:
             api.upload_package(rpm)
@@ -106,7 +110,7 @@ def test_concurrent_upgrade_requests_create_exactly_one_dag(cluster: dict) -> No
     assert [d["id"] for d in upgrades] == [dag["id"]]
 
     final = wait_finished(clients[2], dag["id"])
-    assert final["state"] == "SUCCEED", [(n["name"], n["state"]) for n in final["nodes"]]
+    assert final["state"] == "SUCCEED", outline(final)
     assert cluster_versions(cluster["observers"][1], PASSWORD) == ({"4.2.1.1"}, {"4.2.1.1"})
 
 
@@ -129,7 +133,7 @@ def test_an_observer_that_never_serves_fails_the_reinstall_and_retry_completes(c
         failed = wait_finished(api, dag["id"])
     finally:
         clear_fault(cluster["dir"], "never_serve", server)
-    assert failed["state"] == "FAILED"
+    assert failed["state"] == "FAILED", outline(failed)
     node = failed_node(failed)
     assert node["name"] == REINSTALL and failed["stage"] == stop_zone1 + 1
     (task,) = node["sub_tasks"]
@@ -140,7 +144,7 @@ def test_an_observer_that_never_serves_fails_the_reinstall_and_retry_completes(c
 
     retry(api, dag["id"])
     final = wait_finished(api, dag["id"])
-    assert final["state"] == "SUCCEED", [(n["name"], n["state"]) for n in final["nodes"]]
+    assert final["state"] == "SUCCEED", outline(final)
     reinstall = node_logs(final, REINSTALL)
     assert any("already runs" in line and "not restarting it" in line for line in reinstall)
     assert cluster_versions(zone1, PASSWORD) == ({"4.2.1.2"}, {"4.2.1.2"})
@@ -156,7 +160,7 @@ def test_a_failing_upgrade_script_fails_its_node_with_the_output_and_retry_compl
         failed = wait_finished(api, dag["id"])
     finally:
         clear_fault(cluster["dir"], "upgrade_job_fails")
-    assert failed["state"] == "FAILED"
+    assert failed["state"] == "FAILED", outline(failed)
     node = failed_node(failed)
     assert node["name"] == "Execute upgrade post script"
     logs = node["sub_tasks"][0]["task_logs"]
@@ -166,7 +170,7 @@ def test_a_failing_upgrade_script_fails_its_node_with_the_output_and_retry_compl
 
     retry(api, dag["id"])
     final = wait_finished(api, dag["id"])
-    assert final["state"] == "SUCCEED", [(n["name"], n["state"]) for n in final["nodes"]]
+    assert final["state"] == "SUCCEED", outline(final)
     assert any("verified" in line for line in node_logs(final, "Execute upgrade post script"))
     assert cluster_versions(cluster["observers"][0], PASSWORD) == ({"4.2.1.3"}, {"4.2.1.3"})
 
@@ -237,3 +241,22 @@ def test_agents_read_wait_budgets_from_the_environment() -> None:
     for bad in ("cluster_ready_wait=6", "poll_max_s", "poll_max_s=soon", "zone_wait_s=-1", "script_timeout_s=2.5"):
         with pytest.raises(ValueError, match="PYOBSHELL_UPGRADE_TIMINGS"):
             UpgradeTimings.from_env({"PYOBSHELL_UPGRADE_TIMINGS": bad})
+
+
+def test_a_package_upload_rolled_back_by_a_deadlock_is_restarted(tmp_path: Path, monkeypatch) -> None:
+    """OceanBase (and the simulator) break a deadlock by rolling one transaction back (1213)."""
+    store = PackageStore(make_engine(f"sqlite:///{tmp_path / 'packages.db'}"))
+    rpm = next(p for p in build_packages(tmp_path / "rpm", ["4.2.1.1"], route_file(tmp_path / "dep.yml", VERSIONS[:2]))
+               if "-libs-" in p.name)
+    store_once, attempts = PackageStore._store, []
+
+    def deadlocked_first(self, path, info):
+        attempts.append(path)
+        if len(attempts) == 1:
+            cause = DBAPIError("INSERT", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
+            raise PACKAGE_STORE_FAILED("cannot store the package: Deadlock found") from cause
+        return store_once(self, path, info)
+
+    monkeypatch.setattr(PackageStore, "_store", deadlocked_first)
+    stored = store.add(rpm)
+    assert len(attempts) == 2 and [p.pkg_id for p in store.list()] == [stored.pkg_id]

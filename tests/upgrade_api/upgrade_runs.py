@@ -18,8 +18,11 @@ RELEASES = {  # one build per simulated version
 UPGRADE = "/api/v1/ob/upgrade"
 PLAN = "/api/v1/ob/upgrade/plan"
 DAG_TIMEOUT_S = 240
-# Short waits and polls for the agents: a failing wait fails in seconds, not minutes.
-FAST_TIMINGS = {"PYOBSHELL_UPGRADE_TIMINGS": "cluster_ready_wait_s=6,poll_max_s=0.3"}
+# The agents' timings (see UpgradeTimings.from_env): readiness polls backing off to 0.3 s at
+# most; with SHORT_WAITS also an observer that never serves fails its restart after 12 s, not
+# 300 s (still room for three observers starting at once on a busy machine).
+QUICK_POLLS = {"PYOBSHELL_UPGRADE_TIMINGS": "poll_max_s=0.3"}
+SHORT_WAITS = {"PYOBSHELL_UPGRADE_TIMINGS": "cluster_ready_wait_s=12,poll_max_s=0.3"}
 
 
 def route_file(path: Path, versions: list[str], barriers: tuple[str, ...] = ()) -> Path:
@@ -65,9 +68,20 @@ def wait_finished(api: ObshellClient, gid: str, timeout: float = DAG_TIMEOUT_S) 
     return dag_detail(api, gid)
 
 
+def outline(dag: dict) -> list[tuple]:
+    """Each node's name and state, with the last log lines of the nodes that did not succeed."""
+    rows = []
+    for node in dag["nodes"] or []:
+        row: tuple = (node["name"], node["state"])
+        if node["state"] != "SUCCEED":
+            row += ([line for task in node["sub_tasks"] or [] for line in (task["task_logs"] or [])[-2:]],)
+        rows.append(row)
+    return rows
+
+
 def failed_node(dag: dict) -> dict:
     failed = [node for node in dag["nodes"] if node["state"] == "FAILED"]
-    assert len(failed) == 1, [(n["name"], n["state"]) for n in dag["nodes"]]
+    assert len(failed) == 1, outline(dag)
     return failed[0]
 
 

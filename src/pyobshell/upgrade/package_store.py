@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,8 @@ from pyobshell.upgrade.route_planner import MIN_SUPPORTED_TARGET, VERSION_NOT_SU
 
 CHUNK_SIZE = 8 * 1024 * 1024 - 1  # obshell's chunk size
 _READ_SIZE = 1 << 20  # for re-reading a downloaded file
+_MYSQL_DEADLOCK = 1213
+_DEADLOCK_ATTEMPTS = 4
 # obshell sets both to 1e9 µs around package reads and writes: big chunks take a while.
 _OB_SESSION_TIMEOUTS = "SET SESSION ob_query_timeout=1000000000, ob_trx_timeout=1000000000"
 
@@ -96,17 +99,28 @@ class PackageStore:
         info = inspect_rpm(path, expected_sha256, allowed_names)
         _check_supported(info)
         self._ensure_tables()
+        for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+            try:
+                return self.get(self._store(Path(path), info))
+            except ObshellError as exc:
+                # The database rolled the transaction back to break a deadlock: restart it.
+                if attempt == _DEADLOCK_ATTEMPTS or not _is_deadlock(exc.__cause__):
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _store(self, path: Path, info: PackageInfo) -> int:
         try:
             with self._transaction("store the package", integrity_errors=True) as conn:
                 self._refuse_duplicate(conn, info)
                 pkg_id = self._insert_info(conn, info)
-                self._insert_chunks(conn, pkg_id, Path(path), info)
+                self._insert_chunks(conn, pkg_id, path, info)
         except IntegrityError as exc:
             # Most likely another upload of the same package committed first.
             with self._transaction("read the package") as conn:
                 self._refuse_duplicate(conn, info)
             raise PACKAGE_STORE_FAILED(f"cannot store the package: {_reason(exc)}") from exc
-        return self.get(pkg_id)
+        return pkg_id
 
     def delete(self, pkg_id: int) -> None:
         """Remove a package and its chunks; :data:`PACKAGE_NOT_FOUND` (404) if unknown."""
@@ -359,6 +373,12 @@ def _remove(path: Path | None) -> None:
 def _check_id(pkg_id: int) -> None:
     if isinstance(pkg_id, bool) or not isinstance(pkg_id, int) or pkg_id <= 0:
         raise COMMON_ILLEGAL_ARGUMENT(f"pkg_id must be a positive integer, got {pkg_id!r}")
+
+
+def _is_deadlock(exc: BaseException | None) -> bool:
+    """MySQL/OceanBase error 1213: the transaction was rolled back and may simply be restarted."""
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    return isinstance(exc, DBAPIError) and bool(args) and args[0] == _MYSQL_DEADLOCK
 
 
 def _reason(exc: SQLAlchemyError) -> str:
