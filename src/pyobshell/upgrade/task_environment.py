@@ -66,8 +66,8 @@ class UpgradeTimings:
         """The defaults, with the overrides of ``$PYOBSHELL_UPGRADE_TIMINGS``: comma-separated
         ``name=seconds`` pairs naming fields of this class, e.g.
         ``cluster_ready_wait_s=5,poll_max_s=0.5`` (rehearsals and tests that need a failing
-        wait to fail fast). A bad entry is a ValueError naming it, so an agent refuses to
-        start rather than silently waiting 300 s."""
+        wait to fail fast). A bad entry is a ValueError naming it, never silently ignored
+        (the agent logs it, and its upgrade tasks then refuse to run)."""
         text = (os.environ if env is None else env).get(UPGRADE_TIMINGS_ENV, "").strip()
         return cls().with_overrides(text) if text else cls()
 
