@@ -50,7 +50,7 @@ class UpgradeTimings:
     :meth:`from_env`). Readiness polls start at ``poll_first_s`` and back off to ``poll_max_s``."""
 
     poll_first_s: float = 0.1
-    poll_max_s: float = 5.0
+    poll_max_s: float = 1.0  # a readiness wait notices a change within a second (obshell: fixed 5 s)
     poll_factor: float = 1.5
     zone_wait_s: float = 300.0  # STOP/START ZONE until the zone status changes
     observer_exit_wait_s: float = 75.0  # kill -9 until the process is gone
