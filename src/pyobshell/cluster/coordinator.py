@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from enum import IntEnum
 
+from pyobshell.aio import cancel_and_wait
 from pyobshell.cluster.maintainer_election import MaintainerElection, MaintainerRow
 from pyobshell.cluster.settings import ClusterSettings
 from pyobshell.engine.model import AgentInfo
@@ -61,12 +62,7 @@ class Coordinator:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
         self._set(Identity.FAULTY)
         self.election.resign()
 

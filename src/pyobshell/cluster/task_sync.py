@@ -17,6 +17,7 @@ import threading
 from enum import Enum
 from collections.abc import Callable
 
+from pyobshell.aio import cancel_and_wait
 from pyobshell.cluster import maintainer_rpc
 from pyobshell.cluster.peer_client import PeerCallError, PeerClient
 from pyobshell.engine import remote_copies
@@ -88,12 +89,7 @@ class TaskSync:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     def push_soon(self) -> None:
         loop, kick = self._loop, self._kick

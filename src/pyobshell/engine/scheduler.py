@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from pyobshell.aio import cancel_and_wait
 from pyobshell.engine.advance import DagAdvancer
 
 
@@ -36,12 +37,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
+from pyobshell.aio import cancel_and_wait
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.state import DEFAULT_PROBE_TIMEOUT_S, ObState, probe_ob_state
@@ -96,9 +97,4 @@ class ObStateMonitor:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
