@@ -7,21 +7,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import psutil
 import typer
 
 from pyobshell.agent_home import AgentHome, is_agent_process
-from pyobshell.api.server import (
-    AgentConfig,
-    AgentStartError,
-    bind_listener,
-    ensure_home_free,
-    password_from_env,
-    read_observer_target,
-)
-from pyobshell.cli.agent_daemon import run_foreground
+
+if TYPE_CHECKING:
+    from pyobshell.api.server import AgentConfig
 
 app = typer.Typer(help="Run a pyobshell agent beside an observer.", no_args_is_help=True)
 
@@ -44,6 +38,17 @@ def start(
     timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for the daemon to answer")] = START_TIMEOUT_S,
 ) -> None:
     """Start an agent; without --foreground it returns once the HTTP port answers."""
+    # The agent's modules load only here: every other pyobshell command starts without them.
+    from pyobshell.api.server import (
+        AgentConfig,
+        AgentStartError,
+        bind_listener,
+        ensure_home_free,
+        password_from_env,
+        read_observer_target,
+    )
+    from pyobshell.cli.agent_daemon import run_foreground
+
     try:
         config = AgentConfig(home.resolve(), ip, port, ob_home.resolve(), password_from_env())
         read_observer_target(config)
@@ -60,6 +65,8 @@ def start(
 
 def launch_daemon(config: AgentConfig, timeout_s: float) -> int:
     """Start the daemon detached (``agent_daemon``); wait until it serves or fails."""
+    from pyobshell.api.server import AgentStartError
+
     agent_home = AgentHome(config.home)
     agent_home.create_dirs()
     console = agent_home.console_file
