@@ -38,7 +38,9 @@ def failed_run(cluster: dict) -> str:
     env = {key: value for key, value in os.environ.items() if key != "OB_ROOT_PASSWORD"}
     child = pexpect.spawn(sys.executable, ["-m", "pyobshell.cli.main", "cluster", "upgrade", "--agent",
                                            cluster["agent"], "-V", NEW_VERSION, "-d", str(cluster["pkg_dir"])],
-                          env={**env, "TERM": "xterm"}, encoding="utf-8", timeout=240, dimensions=(60, 200))
+                          # rich trusts COLUMNS/LINES over the pty's size, and test runners may set them
+                          env={**env, "TERM": "xterm", "COLUMNS": "200", "LINES": "60"},
+                          encoding="utf-8", timeout=240, dimensions=(60, 200))
     try:
         child.expect("root@sys password")
         child.sendline(PASSWORD)
