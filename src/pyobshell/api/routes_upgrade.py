@@ -23,6 +23,7 @@ from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
 from pyobshell.engine import DagDetailDTO, TaskService
 from pyobshell.ob.connection import ObConnectionPool
+from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.ob.errors import OB_NOT_CONNECTED
@@ -102,25 +103,33 @@ def cluster_facts_source(request: Request) -> ClusterFactsSource:
 async def plan_ob_upgrade(body: ObUpgradeParam, store: StoreDep,
                           read_facts: Annotated[ClusterFactsSource, Depends(cluster_facts_source)]) -> UpgradePlan:
     upgrade = body.to_request()
+    facts, packages, route_text = await _read_facts(upgrade, store, read_facts)
+    return plan_upgrade(upgrade, facts, packages, route_text)
+
+
+async def _read_facts(upgrade: UpgradeRequest, store: PackageStore, read_facts: ClusterFactsSource,
+                      ) -> tuple[ClusterFacts, list[StoredPackage], str | None]:
+    """The cluster's version and zones, the stored packages, and the target's route file."""
     facts = await anyio.to_thread.run_sync(read_facts)
     packages = await anyio.to_thread.run_sync(store.list)
     route_package = find_route_package(upgrade, facts, packages)
     route_text = None
     if route_package is not None:
         route_text = await anyio.to_thread.run_sync(store.route_file_text, route_package.pkg_id)
-    return plan_upgrade(upgrade, facts, packages, route_text)
+    return facts, packages, route_text
 
 
-async def _agent_facts(state: AgentState) -> tuple[list[AgentFacts], list[str]]:
-    """Every agent the cluster registered (this one included), as the pre-checks need them."""
+async def _agent_facts(state: AgentState, facts: ClusterFacts) -> tuple[list[AgentFacts], list[str]]:
+    """Every agent that answers (this one included), and the cluster's agents that do not."""
     statuses = {state.agent.key(): await state.status(5.0)}
     try:
         statuses.update(await state.peer_statuses())
     except Exception:  # an unreachable peer is reported by the check, not by a failure here
         pass
-    facts = [AgentFacts(key, int(status.state) == 2, int(status.obState), f"{key.rsplit(':', 1)[0]}:{status.sqlPort}")
-             for key, status in statuses.items()]
-    return facts, []
+    answering = [AgentFacts(key, int(status.state) == 2, int(status.obState),
+                            f"{key.rsplit(':', 1)[0]}:{status.sqlPort}") for key, status in statuses.items()]
+    expected = {f"{agent.ip}:{agent.port}" for zone in facts.zones for agent in zone.agents}
+    return answering, sorted(expected - set(statuses))
 
 
 async def _gather(body: ObUpgradeParam, store: PackageStore, request: Request,
@@ -131,13 +140,8 @@ async def _gather(body: ObUpgradeParam, store: PackageStore, request: Request,
     if cluster is None or state.ob_pool is None:
         raise TASK_ENGINE_UNAVAILABLE("the cluster task store is not open yet (is the observer available?)")
     upgrade = body.to_request()
-    facts = await anyio.to_thread.run_sync(read_facts)
-    packages = await anyio.to_thread.run_sync(store.list)
-    route_package = find_route_package(upgrade, facts, packages)
-    route_text = None
-    if route_package is not None:
-        route_text = await anyio.to_thread.run_sync(store.route_file_text, route_package.pkg_id)
-    agents, missing = await _agent_facts(state)
+    facts, packages, route_text = await _read_facts(upgrade, store, read_facts)
+    agents, missing = await _agent_facts(state, facts)
     return cluster, state.ob_pool, UpgradeInputs(upgrade, facts, packages, route_text, agents, missing)
 
 
