@@ -19,8 +19,9 @@ import logging
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pyobshell.api.auth_middleware import replay_body
 from pyobshell.api.envelope import EnvelopeResponse, obshell_error_body
 from pyobshell.cluster.peer_client import PeerCallError
 from pyobshell.engine import TaskOwnedByOtherAgent
@@ -58,16 +59,7 @@ class ForwardBodyMiddleware:
                 break
         body = b"".join(chunks)
         scope.setdefault("state", {})[BODY_KEY] = body
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 async def forward_to_owner(request: Request, exc: Exception) -> Response:
