@@ -48,13 +48,30 @@ MAX_RUNS = 5
 
 
 @dataclass(frozen=True)
+class NodeTiming:
+    name: str
+    offset_s: float  # start, after the DAG's start
+    duration_s: float
+    dispatch_s: float  # node start -> first sub-task start
+    collect_s: float  # last sub-task end -> node end
+
+    @classmethod
+    def of(cls, node: dict, dag_start: float) -> "NodeTiming":
+        start, end = span(node)
+        tasks = [span(task) for task in node["sub_tasks"] if task.get("start_time") and task.get("end_time")]
+        first = min((s for s, _ in tasks), default=start)
+        last = max((e for _, e in tasks), default=end)
+        return cls(node["name"], start - dag_start, end - start, first - start, end - last)
+
+
+@dataclass(frozen=True)
 class RunFigures:
     total_s: float  # DAG start to end
     client_s: float  # request sent to SUCCEED seen
     restarts_s: float
     scripts_s: float
     gaps_s: list[float]  # per zone: ready -> next node started
-    nodes: list[tuple[str, float, float]]  # name, seconds after the DAG's start, duration
+    nodes: list["NodeTiming"]
 
     @property
     def overhead_s(self) -> float:
@@ -106,7 +123,7 @@ def figures(dag: dict, cluster: dict, catchup_s: float, client_s: float) -> RunF
     scripts = sum(end - start for node in nodes if node["name"] in SCRIPT_NODES
                   for start, end in map(span, node["sub_tasks"]))
     start, end = span(dag)
-    timeline = [(node["name"], span(node)[0] - start, span(node)[1] - span(node)[0]) for node in nodes]
+    timeline = [NodeTiming.of(node, start) for node in nodes]
     return RunFigures(end - start, client_s, restarts, scripts, gaps, timeline)
 
 
@@ -166,9 +183,12 @@ def report(runs: list[RunFigures], profile: str, timings: str) -> None:
 
 
 def print_timeline(run: RunFigures) -> None:
-    print("nodes of the last run (start after the DAG's start, duration):")
-    for name, offset, duration in run.nodes:
-        print(f"  {offset:7.2f} s  {duration:6.2f} s  {name}")
+    print("nodes of the last run: start after the DAG's start, duration, node start to first sub-task "
+          "start, last sub-task end to node end, gap to the next node")
+    for node, after in zip(run.nodes, [*run.nodes[1:], None]):
+        gap = after.offset_s - node.offset_s - node.duration_s if after else 0.0
+        print(f"  {node.offset_s:7.2f} s  {node.duration_s:6.2f} s  {node.dispatch_s:5.2f}  {node.collect_s:5.2f}"
+              f"  {gap:5.2f}  {node.name}")
 
 
 def main() -> None:

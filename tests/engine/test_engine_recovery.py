@@ -20,7 +20,7 @@ from engine_helpers import (
 )
 
 from pyobshell.engine import State, TaskContext, TaskEngine, TaskStore, TemplateBuilder
-from pyobshell.engine.advance import TIMEOUT_LOG, DagAdvancer
+from pyobshell.engine.advance import TIMEOUT_LOG, DagAdvancer, LocalDispatcher
 from pyobshell.engine.creation import create_dag
 from pyobshell.engine.executor import NOT_CONTINUABLE
 from pyobshell.engine.schema import StoreKind
@@ -56,7 +56,7 @@ def test_the_scheduler_fails_running_sub_tasks_past_their_timeout(sqlite_url: st
     """A RUNNING row nobody finishes (its executor died) fails after the timeout."""
     store = TaskStore(sqlite_url, StoreKind.LOCAL, owner=OWNER)
     dispatcher = _Recorder()
-    advancer = DagAdvancer(store, dispatcher)
+    advancer = DagAdvancer(store, LocalDispatcher(dispatcher))
     dag = create_dag(store, TemplateBuilder("lost").add_task(Step(name="a")).build(),
                      TaskContext(params={"timeout": 0.05}), make_registry())
     assert advancer.advance_dag(dag.id)  # READY → RUNNING, node started, sub-task READY

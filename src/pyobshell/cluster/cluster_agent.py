@@ -57,7 +57,7 @@ class ClusterAgent:
         self.coordinator.add_listener(self._on_role)
         self.sync = TaskSync(local.store, cluster, self.me, self.peers, lambda: self.coordinator.maintainer,
                              self.wake, self.settings.sync_s)
-        self.dispatcher = RemoteDispatcher(cluster, self.me, self.receiver, self.peers)
+        self.dispatcher = RemoteDispatcher(self.me, self.receiver, self.peers)
         self.scheduler = Scheduler(DagAdvancer(cluster, self.dispatcher, CLUSTER_SCHEDULER_TRACE),
                                    tick_seconds=self.settings.tick_s)
         self.home = home

@@ -93,6 +93,13 @@ class PeerClient:
                 return PeerReply(response.status_code, response.content, response.headers.get("content-type", JSON))
         raise AssertionError("unreachable")
 
+    def learn_key(self, agent: AgentInfo) -> None:
+        """Look the peer's key up now, while the cluster store answers, for a call made later."""
+        try:
+            self._public_key(agent, refresh=False)
+        except Exception as exc:  # the call itself reports it
+            log.info("public key of agent %s not known yet: %s", agent, exc)
+
     def _public_key(self, agent: AgentInfo, *, refresh: bool) -> str:
         if refresh or agent not in self._keys:
             record = self.registry.find(agent)

@@ -7,6 +7,11 @@ executor (obshell §3.6), and passes cancels on.
 The scheduler hands a sub-task over again on every pass while it stays READY; the receiver is
 idempotent by ``execute_times``. Calls run in a small thread pool so a slow or dead peer never
 holds up the scheduler, and a call for a sub-task still in flight is not repeated.
+
+The task goes out as the scheduler's pass wrote it, without reading the cluster store again:
+when a parallel node restarts every observer at once, the maintainer's own copy may already
+have taken its observer (and so its way to the cluster store) down while the other copies are
+still being sent.
 """
 
 from __future__ import annotations
@@ -20,15 +25,13 @@ from pyobshell.cluster.copy_receiver import CopyReceiver
 from pyobshell.engine.logs import CLUSTER_SCHEDULER_TRACE, engine_logger
 from pyobshell.engine.model import AgentInfo
 from pyobshell.engine.remote_copies import RemoteTask
-from pyobshell.engine.store import TaskStore
+from pyobshell.engine.rows import SubTaskRow
 
 SUB_TASK_RPC = "/rpc/v1/task/sub_task"
 
 
 class RemoteDispatcher:
-    def __init__(self, cluster: TaskStore, me: AgentInfo, receiver: CopyReceiver, peers: PeerClient,
-                 workers: int = 4):
-        self.cluster = cluster
+    def __init__(self, me: AgentInfo, receiver: CopyReceiver, peers: PeerClient, workers: int = 4):
         self.me = me
         self.receiver = receiver
         self.peers = peers
@@ -44,38 +47,39 @@ class RemoteDispatcher:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- Dispatcher protocol (called by the scheduler after its transaction commits) -------
-    def submit(self, task_id: int) -> None:
-        self._later("send", task_id)
+    def submit(self, task: SubTaskRow) -> None:
+        if task.agent != self.me:
+            self.peers.learn_key(task.agent)
+        self._later("send", RemoteTask.from_row(task))
 
-    def cancel(self, task_id: int) -> None:
-        self._later("cancel", task_id)
+    def cancel(self, task: SubTaskRow) -> None:
+        self._later("cancel", RemoteTask.from_row(task))
 
-    def interrupt(self, task_id: int) -> None:
-        self._later("cancel", task_id)  # a timed-out run is stopped the same way
+    def interrupt(self, task: SubTaskRow) -> None:
+        self._later("cancel", RemoteTask.from_row(task))  # a timed-out run is stopped the same way
 
     # -- internals --------------------------------------------------------------------------
-    def _later(self, action: str, task_id: int) -> None:
-        key = (action, task_id)
+    def _later(self, action: str, task: RemoteTask) -> None:
+        key = (action, task.task_id)
         with self._lock:
             if self._closed or key in self._in_flight:
                 return
             self._in_flight.add(key)
         try:
-            self._pool.submit(self._do, action, task_id)
+            self._pool.submit(self._do, action, task)
         except RuntimeError:  # shut down meanwhile
             with self._lock:
                 self._in_flight.discard(key)
 
-    def _do(self, action: str, task_id: int) -> None:
+    def _do(self, action: str, task: RemoteTask) -> None:
+        task_id = task.task_id
         try:
-            with self.cluster.read() as conn:
-                task = RemoteTask.from_row(self.cluster.get_subtask(conn, task_id))
             if action == "send":
                 self._send(task)
             else:
                 self._cancel(task)
         except PeerCallError as exc:
-            self.log.warning("%s of sub task %d to %s failed: %s", action, task_id, "its executor", exc,
+            self.log.warning("%s of sub task %d to %s failed: %s", action, task_id, task.executer_agent, exc,
                              extra={"task_id": task_id})
         except Exception:
             self.log.exception("%s of sub task %d failed", action, task_id, extra={"task_id": task_id})

@@ -24,9 +24,35 @@ TIMEOUT_LOG = "sub task timeout"
 
 
 class Dispatcher(Protocol):
+    """Where sub-tasks go after the pass commits. Rows are handed over as the pass wrote them,
+    so a dispatcher never has to read the store again (the cluster store may be going away:
+    a stop-service restart takes the maintainer's own observer down)."""
+
+    def submit(self, task: SubTaskRow) -> None: ...
+    def cancel(self, task: SubTaskRow) -> None: ...
+    def interrupt(self, task: SubTaskRow) -> None: ...
+
+
+class TaskRunner(Protocol):
     def submit(self, task_id: int) -> None: ...
     def cancel(self, task_id: int) -> None: ...
     def interrupt(self, task_id: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalDispatcher:
+    """Sub-tasks of this agent's own store go to its executor, which reads them by id."""
+
+    runner: TaskRunner
+
+    def submit(self, task: SubTaskRow) -> None:
+        self.runner.submit(task.id)
+
+    def cancel(self, task: SubTaskRow) -> None:
+        self.runner.cancel(task.id)
+
+    def interrupt(self, task: SubTaskRow) -> None:
+        self.runner.interrupt(task.id)
 
 
 @dataclass
@@ -34,9 +60,9 @@ class _Pass:
     """What one DAG step decided, applied after commit."""
 
     changed: bool = False
-    dispatch: list[int] = field(default_factory=list)
-    cancel: list[int] = field(default_factory=list)
-    interrupt: list[int] = field(default_factory=list)
+    dispatch: list[SubTaskRow] = field(default_factory=list)
+    cancel: list[SubTaskRow] = field(default_factory=list)
+    interrupt: list[SubTaskRow] = field(default_factory=list)
 
 
 @dataclass
@@ -68,12 +94,12 @@ class DagAdvancer:
         with self.store.transaction() as conn:
             dag = self.store.get_dag(conn, dag_id)
             self._advance_dag(conn, dag, step)
-        for task_id in step.dispatch:
-            self.dispatcher.submit(task_id)
-        for task_id in step.cancel:
-            self.dispatcher.cancel(task_id)
-        for task_id in step.interrupt:
-            self.dispatcher.interrupt(task_id)
+        for task in step.dispatch:
+            self.dispatcher.submit(task)
+        for task in step.cancel:
+            self.dispatcher.cancel(task)
+        for task in step.interrupt:
+            self.dispatcher.interrupt(task)
         return step.changed
 
     # -- DAG ------------------------------------------------------------------------------
@@ -159,7 +185,7 @@ class DagAdvancer:
             for task in tasks:
                 running = task.state in (State.READY, State.RUNNING)
                 if running and self.store.subtask_fail(conn, task, CANCELLED_LOG):
-                    step.cancel.append(task.id)
+                    step.cancel.append(task)
                     step.changed = True
             return _NodeOutcome(True, False)
         if node.operator not in (Operator.RUN, Operator.RETRY, Operator.ROLLBACK):
@@ -190,7 +216,7 @@ class DagAdvancer:
             operator = Operator.ROLLBACK if node.operator == Operator.ROLLBACK else Operator.RUN
             return self._make_ready(conn, node, task, operator, step)
         if task.state == State.READY:
-            step.dispatch.append(task.id)
+            step.dispatch.append(task)
             return None
         if task.state == State.RUNNING:
             return self._check_timeout(conn, task, step)
@@ -207,7 +233,7 @@ class DagAdvancer:
             context, agent = task.context, task.agent  # a rollback keeps the sub-task's own context
         if self.store.subtask_set_ready(conn, task, operator, context, agent,
                                         from_ready=task.state == State.READY):
-            step.dispatch.append(task.id)
+            step.dispatch.append(task)
             step.changed = True
         return None
 
@@ -218,7 +244,7 @@ class DagAdvancer:
         if elapsed <= task.context.timeout_seconds():
             return None
         if self.store.subtask_fail(conn, task, TIMEOUT_LOG):
-            step.interrupt.append(task.id)
+            step.interrupt.append(task)
             step.changed = True
             self.log.info("sub task %d timed out after %.1f s", task.id, elapsed, extra={"task_id": task.id})
             return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pyobshell.engine.advance import DagAdvancer
+from pyobshell.engine.advance import DagAdvancer, LocalDispatcher
 from pyobshell.engine.context import TaskContext
 from pyobshell.engine.dto import DagDetailDTO
 from pyobshell.engine.executor import Executor
@@ -37,7 +37,7 @@ class TaskEngine:
         self.registry = registry
         self.log = engine_logger(__name__, trace_id)
         self.executor = Executor(store, registry, workers=workers, on_finished=self.wake, trace_id=trace_id)
-        self.scheduler = Scheduler(DagAdvancer(store, self.executor, trace_id), tick_seconds=tick_seconds)
+        self.scheduler = Scheduler(DagAdvancer(store, LocalDispatcher(self.executor), trace_id), tick_seconds=tick_seconds)
         self.service = TaskService(store, registry, on_change=self.wake)
         self._started = False
 
