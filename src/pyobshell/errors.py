@@ -70,6 +70,7 @@ COMMON_NOT_FOUND = _code("Common.NotFound", N, "Element not found: {}")
 COMMON_UNAUTHORIZED = _code("Common.Unauthorized", U, "Unauthorized: {}")
 COMMON_UNEXPECTED = _code("Common.Unexpected", X, "Unexpected error: {}")
 MYSQL_ERROR = _code("MySQL.Error", B, "{}")
+DATABASE_UNAVAILABLE = _code("Common.DatabaseUnavailable", X, "The database cannot serve the request now: {}")
 
 # Task engine
 TASK_NOT_FOUND = _code("Task.NotFound", N, "Task not found: {}")

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+import pymysql
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 
 from pyobshell.api.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
@@ -54,6 +56,11 @@ def test_only_router():
     @router.get("/not-found")
     async def not_found() -> None:
         raise TASK_NOT_FOUND("dag 7")
+
+    @router.get("/database-gone")
+    def database_gone() -> None:
+        reason = pymysql.err.OperationalError(2003, "Can't connect to MySQL server on '10.0.0.1'")
+        raise OperationalError("SELECT 1", {}, reason)
 
     return router
 

@@ -4,7 +4,6 @@ would in a real OceanBase: DDL, reflection, auto-increment keys, CAS updates, du
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

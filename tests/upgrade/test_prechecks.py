@@ -7,7 +7,6 @@ import os
 import signal
 from pathlib import Path
 
-import pymysql
 import pytest
 
 from pyobshell.errors import ObshellError

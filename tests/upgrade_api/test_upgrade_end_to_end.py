@@ -5,10 +5,8 @@ watched the cluster all along."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
-import httpx
 import pymysql
 import pytest
 

@@ -8,12 +8,19 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pyobshell.api.envelope import EnvelopeResponse, error_body, obshell_error_body
-from pyobshell.errors import COMMON_BAD_REQUEST, COMMON_BIND_JSON_FAILED, COMMON_ILLEGAL_ARGUMENT, ObshellError
+from pyobshell.errors import (
+    COMMON_BAD_REQUEST,
+    COMMON_BIND_JSON_FAILED,
+    COMMON_ILLEGAL_ARGUMENT,
+    DATABASE_UNAVAILABLE,
+    ObshellError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,13 @@ async def handle_obshell_error(request: Request, exc: Exception) -> Response:
     if exc.status >= 500:
         log.error("%s %s failed: [%s] %s", request.method, request.url.path, exc.code, exc.message)
     return EnvelopeResponse(request, exc.status, error=obshell_error_body(exc))
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """A store that cannot be reached or gave a transaction up: a coded error, not a traceback."""
+    assert isinstance(exc, OperationalError)
+    reason = str(exc.orig if exc.orig is not None else exc).splitlines()[0]
+    return await handle_obshell_error(request, DATABASE_UNAVAILABLE(reason))
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
@@ -72,5 +86,6 @@ def _field_error(err: dict[str, Any]) -> dict[str, str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ObshellError, handle_obshell_error)
+    app.add_exception_handler(OperationalError, handle_database_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
 from pyobshell.engine.model import State
 from pyobshell.engine.remote_copies import RemoteTask
 from pyobshell.engine.store import TaskStore
@@ -16,31 +18,35 @@ EXECUTE_TIMES_NOT_MATCH = ErrorCode("Task.Remote.ExecuteTimesNotMatch", ErrorKin
 
 def update_sub_task(cluster: TaskStore, task: RemoteTask) -> None:
     """Start (incoming RUNNING) or finish (incoming SUCCEED/FAILED) the cluster row."""
-    with cluster.transaction() as conn:
-        row = cluster.get_subtask(conn, task.task_id)
-        if row.execute_times != task.execute_times:
-            raise EXECUTE_TIMES_NOT_MATCH(f"sub task {row.id} is at {row.execute_times}, not {task.execute_times}")
-        if task.state == State.RUNNING:
-            if row.state == State.RUNNING and row.agent == task.executer_agent:
-                return
-            if row.state != State.READY or not cluster.subtask_start(conn, row):
-                raise TASK_NOT_RUNNING(f"sub task {row.id} is {row.state.name}")
+    cluster.write(lambda conn: _update_sub_task(cluster, conn, task), f"update of cluster sub task {task.task_id}")
+
+
+def _update_sub_task(cluster: TaskStore, conn: Connection, task: RemoteTask) -> None:
+    row = cluster.get_subtask(conn, task.task_id, lock=True)
+    if row.execute_times != task.execute_times:
+        raise EXECUTE_TIMES_NOT_MATCH(f"sub task {row.id} is at {row.execute_times}, not {task.execute_times}")
+    if task.state == State.RUNNING:
+        if row.state == State.RUNNING and row.agent == task.executer_agent:
             return
-        if task.state.is_finished:
-            if row.state == task.state:
-                return  # already written (a retried call)
-            if row.state != State.RUNNING or not cluster.subtask_finish(conn, row.id, row.execute_times,
-                                                                        task.state, task.context):
-                raise TASK_NOT_RUNNING(f"sub task {row.id} is {row.state.name}")
-            return
-        raise TASK_NOT_RUNNING(f"cannot set sub task {row.id} to {task.state.name}")
+        if row.state != State.READY or not cluster.subtask_start(conn, row):
+            raise TASK_NOT_RUNNING(f"sub task {row.id} is {row.state.name}")
+        return
+    if task.state.is_finished:
+        if row.state == task.state:
+            return  # already written (a retried call)
+        if row.state != State.RUNNING or not cluster.subtask_finish(conn, row.id, row.execute_times,
+                                                                    task.state, task.context):
+            raise TASK_NOT_RUNNING(f"sub task {row.id} is {row.state.name}")
+        return
+    raise TASK_NOT_RUNNING(f"cannot set sub task {row.id} to {task.state.name}")
 
 
 def insert_log(cluster: TaskStore, sub_task_id: int, execute_times: int, content: str) -> bool:
     """Store a log line unless it belongs to an older attempt; False when dropped."""
-    with cluster.transaction() as conn:
-        row = cluster.get_subtask(conn, sub_task_id)
+    def insert(conn: Connection) -> bool:
+        row = cluster.get_subtask(conn, sub_task_id, lock=True)
         if row.execute_times > execute_times or row.state in (State.PENDING, State.READY):
             return False
         cluster.insert_log(conn, sub_task_id, execute_times, content)
         return True
+    return cluster.write(insert, f"log of cluster sub task {sub_task_id}")

@@ -90,10 +90,12 @@ class DagAdvancer:
         return changed
 
     def advance_dag(self, dag_id: int) -> bool:
-        step = _Pass()
-        with self.store.transaction() as conn:
-            dag = self.store.get_dag(conn, dag_id)
-            self._advance_dag(conn, dag, step)
+        def one_step(conn: Connection) -> _Pass:
+            step = _Pass()
+            self._advance_dag(conn, self.store.get_dag(conn, dag_id, lock=True), step)
+            return step
+
+        step = self.store.write(one_step, f"scheduling DAG {dag_id}")
         for task in step.dispatch:
             self.dispatcher.submit(task)
         for task in step.cancel:

@@ -59,10 +59,12 @@ def create_dag(store: TaskStore, template: Template, context: TaskContext | None
     dag_context = context or TaskContext()
     try:
         planned = _plan(template, dag_context, store.owner, registry)
-        with store.transaction() as conn:
+        def insert(conn: Connection) -> DagRow:
             dag_id = _insert_rows(store, conn, template, dag_context, planned)
             maintenance.acquire(conn, store.tables, template.maintainer, dag_id, store.owner)
-            dag = store.get_dag(conn, dag_id)
+            return store.get_dag(conn, dag_id)
+
+        dag = store.write(insert, f"creation of DAG {template.name!r}")
     except ObshellError as exc:
         log.info("creating DAG %r refused: %s", template.name, exc.message)
         raise exc.wrap(f"Create task '{template.name}' failed") from exc

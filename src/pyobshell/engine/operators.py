@@ -62,15 +62,18 @@ class Operators:
         handler = handlers.get(operator)
         if handler is None:
             raise DAG_OPERATOR_NOT_SUPPORT(operator.name)
-        with self.store.transaction() as conn:
-            dag = self.store.get_dag(conn, dag_id)
+        def apply(conn: Connection) -> DagRow:
+            dag = self.store.get_dag(conn, dag_id, lock=True)
             handler(conn, dag, self.store.nodes_of_dag(conn, dag_id))
+            return dag
+
+        dag = self.store.write(apply, f"{operator.name} of DAG {dag_id}")
         log.info("operator %s applied to DAG %d %r", operator.name, dag_id, dag.name, extra={"task_id": dag_id})
 
     def pass_node(self, node_id: int) -> None:
-        with self.store.transaction() as conn:
+        def apply(conn: Connection) -> tuple[NodeRow, DagRow]:
             node = self.store.get_node(conn, node_id)
-            dag = self.store.get_dag(conn, node.dag_id)
+            dag = self.store.get_dag(conn, node.dag_id, lock=True)
             if dag.state != State.FAILED:
                 raise NODE_PASS_NOT_FAILED_DAG(dag.id)
             if node.state != State.FAILED:
@@ -80,6 +83,9 @@ class Operators:
             self._mark_passed(conn, node)
             self._reset_dag(conn, dag, Operator.RUN)
             self._retake_lock(conn, dag, node)
+            return node, dag
+
+        node, dag = self.store.write(apply, f"PASS of node {node_id}")
         log.info("node %d %r passed; DAG %d continues", node_id, node.name, dag.id, extra={"task_id": node_id})
 
     # -- DAG operators --------------------------------------------------------------------

@@ -8,10 +8,10 @@ scheduler pass and a user operator racing on the same row cannot both win.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -25,10 +25,12 @@ from pyobshell.engine.read_cache import DataVersionWatch, data_version_watch
 from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow, utcnow
 from pyobshell.engine.schema import StoreKind, TaskTables, build_tables
 from pyobshell.errors import NO_ROW_AFFECTED, TASK_NOT_FOUND
+from pyobshell.sql_retry import run_restarting
 
 log = logging.getLogger(__name__)
 
 _READ_ONLY = "pyobshell_read_only"
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -104,6 +106,15 @@ class TaskStore:
         with self.engine.begin() as conn:
             yield conn
 
+    def write(self, work: Callable[[Connection], T], what: str) -> T:
+        """Run ``work`` in one transaction, from the start again when the database gives the
+        transaction up (deadlock, lock wait timeout). ``work`` must read what it decides on
+        inside the transaction, so that a restart decides afresh."""
+        def once() -> T:
+            with self.transaction() as conn:
+                return work(conn)
+        return run_restarting(once, what)
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A transaction that only reads (a consistent snapshot that never waits for writers).
@@ -120,8 +131,11 @@ class TaskStore:
                                           f"{exc.orig if exc.orig is not None else exc}") from exc
 
     # -- reads ----------------------------------------------------------------------------
-    def get_dag(self, conn: Connection, dag_id: int) -> DagRow:
-        row = conn.execute(select(self.tables.dag).where(self.tables.dag.c.id == dag_id)).first()
+    def get_dag(self, conn: Connection, dag_id: int, *, lock: bool = False) -> DagRow:
+        """``lock``: SELECT … FOR UPDATE, so a read-then-write transaction on the cluster store
+        waits for another writer of the DAG instead of failing at its first write."""
+        stmt = select(self.tables.dag).where(self.tables.dag.c.id == dag_id)
+        row = conn.execute(stmt.with_for_update() if lock else stmt).first()
         if row is None:
             raise TASK_NOT_FOUND(f"dag {dag_id} not found")
         return DagRow.from_mapping(row._mapping)
@@ -132,9 +146,10 @@ class TaskStore:
             raise TASK_NOT_FOUND(f"node {node_id} not found")
         return NodeRow.from_mapping(row._mapping)
 
-    def get_subtask(self, conn: Connection, task_id: int) -> SubTaskRow:
+    def get_subtask(self, conn: Connection, task_id: int, *, lock: bool = False) -> SubTaskRow:
         t = self.tables.subtask
-        row = conn.execute(select(t).where(t.c.id == task_id)).first()
+        stmt = select(t).where(t.c.id == task_id)
+        row = conn.execute(stmt.with_for_update() if lock else stmt).first()
         if row is None:
             raise TASK_NOT_FOUND(f"sub task {task_id} not found")
         return SubTaskRow.from_mapping(row._mapping)

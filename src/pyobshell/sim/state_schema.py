@@ -173,7 +173,7 @@ VIEWS: dict[str, str] = {
         FROM __sim_server s JOIN __sim_live l ON l.id = s.id CROSS JOIN __sim_tenant t
         CROSS JOIN (SELECT 1 AS ls_id UNION ALL SELECT 1001) ls
         WHERE l.alive = 1 AND (ls.ls_id = 1 OR t.tenant_type != 'SYS')""",
-    "CDB_OB_MAJOR_COMPACTION": f"""
+    "CDB_OB_MAJOR_COMPACTION": """
         SELECT t.tenant_id AS TENANT_ID, m.frozen_scn AS FROZEN_SCN, NULL AS FROZEN_TIME,
                m.frozen_scn AS GLOBAL_BROADCAST_SCN, m.last_scn AS LAST_SCN, NULL AS LAST_FINISH_TIME,
                NULL AS START_TIME,

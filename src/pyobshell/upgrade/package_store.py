@@ -26,7 +26,6 @@ import math
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +35,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from pyobshell.engine.rows import utcnow  # naive UTC, as the task store keeps times
-from pyobshell.errors import COMMON_ILLEGAL_ARGUMENT, ErrorCode, ErrorKind, ObshellError
+from pyobshell.errors import COMMON_ILLEGAL_ARGUMENT, ErrorCode, ErrorKind
+from pyobshell.sql_retry import run_restarting
 from pyobshell.upgrade.package_inspector import (
     ALL_PACKAGE_NAMES,
     PackageError,
@@ -54,7 +54,6 @@ from pyobshell.upgrade.route_planner import MIN_SUPPORTED_TARGET, VERSION_NOT_SU
 
 CHUNK_SIZE = 8 * 1024 * 1024 - 1  # obshell's chunk size
 _READ_SIZE = 1 << 20  # for re-reading a downloaded file
-_MYSQL_DEADLOCK = 1213
 _DEADLOCK_ATTEMPTS = 4
 # obshell sets both to 1e9 µs around package reads and writes: big chunks take a while.
 _OB_SESSION_TIMEOUTS = "SET SESSION ob_query_timeout=1000000000, ob_trx_timeout=1000000000"
@@ -99,15 +98,9 @@ class PackageStore:
         info = inspect_rpm(path, expected_sha256, allowed_names)
         _check_supported(info)
         self._ensure_tables()
-        for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
-            try:
-                return self.get(self._store(Path(path), info))
-            except ObshellError as exc:
-                # The database rolled the transaction back to break a deadlock: restart it.
-                if attempt == _DEADLOCK_ATTEMPTS or not _is_deadlock(exc.__cause__):
-                    raise
-                time.sleep(0.05 * attempt)
-        raise AssertionError("unreachable")
+        # The database may roll the transaction back to break a deadlock: then it is restarted.
+        return run_restarting(lambda: self.get(self._store(Path(path), info)), f"storing package {info.name}",
+                              attempts=_DEADLOCK_ATTEMPTS)
 
     def _store(self, path: Path, info: PackageInfo) -> int:
         try:
@@ -373,12 +366,6 @@ def _remove(path: Path | None) -> None:
 def _check_id(pkg_id: int) -> None:
     if isinstance(pkg_id, bool) or not isinstance(pkg_id, int) or pkg_id <= 0:
         raise COMMON_ILLEGAL_ARGUMENT(f"pkg_id must be a positive integer, got {pkg_id!r}")
-
-
-def _is_deadlock(exc: BaseException | None) -> bool:
-    """MySQL/OceanBase error 1213: the transaction was rolled back and may simply be restarted."""
-    args = getattr(getattr(exc, "orig", None), "args", ())
-    return isinstance(exc, DBAPIError) and bool(args) and args[0] == _MYSQL_DEADLOCK
 
 
 def _reason(exc: SQLAlchemyError) -> str:
