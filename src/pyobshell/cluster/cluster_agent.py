@@ -67,6 +67,7 @@ class ClusterAgent:
         self._scheduler_stop: asyncio.Task[None] | None = None
         self._wake_lock = threading.Lock()
         self._wake_in_flight = False
+        self._wake_again = False
 
     @property
     def is_maintainer(self) -> bool:
@@ -146,16 +147,22 @@ class ClusterAgent:
             return
         with self._wake_lock:
             if self._wake_in_flight:
+                # The call in flight may reach the maintainer before this change was committed
+                # elsewhere: send one more when it returns.
+                self._wake_again = True
                 return
             self._wake_in_flight = True
-        threading.Thread(target=self._send_wake, args=(maintainer,), name="pyobshell-wake", daemon=True).start()
+        threading.Thread(target=self._send_wakes, args=(maintainer,), name="pyobshell-wake", daemon=True).start()
 
-    def _send_wake(self, maintainer: AgentInfo) -> None:
-        try:
-            self.peers.call(maintainer, "POST", WAKE_RPC)
-        except PeerCallError as exc:
-            log.info("cannot wake the maintainer %s: %s", maintainer, exc)
-            self.coordinator.check_soon()
-        finally:
+    def _send_wakes(self, maintainer: AgentInfo) -> None:
+        while True:
+            try:
+                self.peers.call(maintainer, "POST", WAKE_RPC)
+            except PeerCallError as exc:
+                log.info("cannot wake the maintainer %s: %s", maintainer, exc)
+                self.coordinator.check_soon()
             with self._wake_lock:
-                self._wake_in_flight = False
+                if not self._wake_again:
+                    self._wake_in_flight = False
+                    return
+                self._wake_again = False

@@ -49,8 +49,8 @@ class UpgradeTimings:
     shrink them (an agent reads overrides from ``$PYOBSHELL_UPGRADE_TIMINGS``, see
     :meth:`from_env`). Readiness polls start at ``poll_first_s`` and back off to ``poll_max_s``."""
 
-    poll_first_s: float = 0.1
-    poll_max_s: float = 1.0  # a readiness wait notices a change within a second (obshell: fixed 5 s)
+    poll_first_s: float = 0.05
+    poll_max_s: float = 0.2  # a readiness wait notices a change within 0.2 s (obshell: a fixed 5 s)
     poll_factor: float = 1.5
     zone_wait_s: float = 300.0  # STOP/START ZONE until the zone status changes
     observer_exit_wait_s: float = 75.0  # kill -9 until the process is gone
