@@ -43,10 +43,16 @@ def _update_sub_task(cluster: TaskStore, conn: Connection, task: RemoteTask) -> 
 
 def insert_log(cluster: TaskStore, sub_task_id: int, execute_times: int, content: str) -> bool:
     """Store a log line unless it belongs to an older attempt; False when dropped."""
+    return insert_logs(cluster, sub_task_id, execute_times, [content])
+
+
+def insert_logs(cluster: TaskStore, sub_task_id: int, execute_times: int, contents: list[str]) -> bool:
+    """Store log lines of one attempt, in order, in one transaction; False when dropped
+    (they belong to an older attempt, or the row is not running yet)."""
     def insert(conn: Connection) -> bool:
         row = cluster.get_subtask(conn, sub_task_id, lock=True)
         if row.execute_times > execute_times or row.state in (State.PENDING, State.READY):
             return False
-        cluster.insert_log(conn, sub_task_id, execute_times, content)
+        cluster.insert_logs(conn, sub_task_id, execute_times, contents)
         return True
     return cluster.write(insert, f"log of cluster sub task {sub_task_id}")

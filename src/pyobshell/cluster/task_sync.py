@@ -22,7 +22,7 @@ from pyobshell.cluster import maintainer_rpc
 from pyobshell.cluster.peer_client import PeerCallError, PeerClient
 from pyobshell.engine import remote_copies
 from pyobshell.engine.model import AgentInfo, State
-from pyobshell.engine.remote_copies import RemoteTask
+from pyobshell.engine.remote_copies import RemoteTask, UnsyncedLog
 from pyobshell.engine.rows import SubTaskRow
 from pyobshell.engine.store import TaskStore
 from pyobshell.errors import ObshellError
@@ -123,16 +123,25 @@ class TaskSync:
 
     def _push_logs(self) -> None:
         done: list[int] = []
-        for line in remote_copies.unsynced_logs(self.local):
+        for batch in _attempt_batches(remote_copies.unsynced_logs(self.local)):
+            first = batch[0]
             try:
-                maintainer_rpc.insert_log(self.cluster, line.remote_task_id, line.execute_times, line.content)
+                maintainer_rpc.insert_logs(self.cluster, first.remote_task_id, first.execute_times,
+                                           [line.content for line in batch])
+                done += [line.id for line in batch]
+                continue
             except Exception as exc:
-                if not _is_refusal(exc):
-                    body = {"sub_task_id": line.remote_task_id, "execute_times": line.execute_times,
-                            "log_content": line.content}
-                    if self._rpc_to_maintainer("POST", LOG_RPC, body) == Outcome.FAILED:
-                        break  # keep the order: try again from here on the next pass
-            done.append(line.id)
+                if _is_refusal(exc):
+                    done += [line.id for line in batch]
+                    continue
+            # The cluster store cannot be written from here: the maintainer's RPC takes one line at a time.
+            for line in batch:
+                body = {"sub_task_id": line.remote_task_id, "execute_times": line.execute_times,
+                        "log_content": line.content}
+                if self._rpc_to_maintainer("POST", LOG_RPC, body) == Outcome.FAILED:
+                    remote_copies.set_logs_synced(self.local, done)
+                    return  # keep the order: try again from here on the next pass
+                done.append(line.id)
         remote_copies.set_logs_synced(self.local, done)
 
     def _push_results(self) -> bool:
@@ -166,6 +175,18 @@ class TaskSync:
                 return Outcome.REFUSED
             log.warning("%s %s to maintainer %s failed: %s", method, path, maintainer, exc)
             return Outcome.FAILED
+
+
+def _attempt_batches(lines: list[UnsyncedLog]) -> list[list[UnsyncedLog]]:
+    """Consecutive lines of the same attempt, so each batch is one cluster transaction."""
+    batches: list[list[UnsyncedLog]] = []
+    for line in lines:
+        if batches and (batches[-1][0].remote_task_id, batches[-1][0].execute_times) == (
+                line.remote_task_id, line.execute_times):
+            batches[-1].append(line)
+        else:
+            batches.append([line])
+    return batches
 
 
 def _is_refusal(exc: Exception) -> bool:

@@ -63,12 +63,14 @@ class _Pass:
     dispatch: list[SubTaskRow] = field(default_factory=list)
     cancel: list[SubTaskRow] = field(default_factory=list)
     interrupt: list[SubTaskRow] = field(default_factory=list)
+    finished_tasks: dict[int, list[SubTaskRow]] = field(default_factory=dict)  # by stage
 
 
 @dataclass
 class _NodeOutcome:
     finished: bool = False
     succeeded: bool = False
+    tasks: list[SubTaskRow] | None = None  # as read in this pass (the next node merges their contexts)
 
 
 class DagAdvancer:
@@ -121,10 +123,15 @@ class DagAdvancer:
     def _advance_stage(self, conn: Connection, dag: DagRow, step: _Pass) -> bool:
         """Advance the node at the current stage; True when the DAG moved to another stage."""
         node = self.store.node_at_stage(conn, dag.id, dag.current_stage)
-        upstream = None
+        upstream: list[SubTaskRow] | None = None
         if node.state == State.PENDING and dag.operator != Operator.ROLLBACK and dag.current_stage > 1:
-            upstream = self.store.node_at_stage(conn, dag.id, dag.current_stage - 1)
+            upstream = step.finished_tasks.get(dag.current_stage - 1)
+            if upstream is None:
+                previous = self.store.node_at_stage(conn, dag.id, dag.current_stage - 1)
+                upstream = self.store.subtasks_of_node(conn, previous.id)
         outcome = self._advance_node(conn, node, upstream, step)
+        if outcome.finished and outcome.tasks is not None:
+            step.finished_tasks[dag.current_stage] = outcome.tasks
         if not outcome.finished:
             return False
         if outcome.succeeded:
@@ -159,13 +166,12 @@ class DagAdvancer:
                       dag.current_stage, node.name, dag.operator.name, extra={"task_id": dag.id})
 
     # -- node -----------------------------------------------------------------------------
-    def _advance_node(self, conn: Connection, node: NodeRow, upstream: NodeRow | None,
+    def _advance_node(self, conn: Connection, node: NodeRow, upstream: list[SubTaskRow] | None,
                       step: _Pass) -> _NodeOutcome:
         if node.state == State.PENDING:
             context = node.context.clone()
-            if upstream is not None:
-                for task in self.store.subtasks_of_node(conn, upstream.id):
-                    context.merge_without_keywords(task.context)
+            for task in upstream or []:
+                context.merge_without_keywords(task.context)
             if not self.store.node_start(conn, node, context):
                 return _NodeOutcome()
             step.changed = True
@@ -173,6 +179,7 @@ class DagAdvancer:
             return _NodeOutcome(True, node.state == State.SUCCEED)
         tasks = self.store.subtasks_of_node(conn, node.id)
         outcome = self._advance_tasks(conn, node, tasks, step)
+        outcome.tasks = tasks
         if outcome.finished:
             state = State.SUCCEED if outcome.succeeded else State.FAILED
             if not self.store.node_finish(conn, node, state):

@@ -223,12 +223,18 @@ class TaskStore:
         return changed
 
     def insert_log(self, conn: Connection, task_id: int, execute_times: int, content: str) -> None:
+        self.insert_logs(conn, task_id, execute_times, [content])
+
+    def insert_logs(self, conn: Connection, task_id: int, execute_times: int, contents: list[str]) -> None:
+        """Log lines of one attempt, in order (one multi-row INSERT)."""
+        if not contents:
+            return
         now = utcnow()
-        values: dict[str, Any] = dict(sub_task_id=task_id, execute_times=execute_times, log_content=content,
-                                      create_time=now, update_time=now)
-        if self.is_local:
-            values["is_sync"] = True
-        conn.execute(self.tables.log.insert().values(**values))
+        extra: dict[str, Any] = {"is_sync": True} if self.is_local else {}
+        conn.execute(self.tables.log.insert(), [
+            dict(sub_task_id=task_id, execute_times=execute_times, log_content=content, create_time=now,
+                 update_time=now, **extra)
+            for content in contents])
 
     def dag_set_running(self, conn: Connection, dag: DagRow) -> bool:
         d, now = self.tables.dag, utcnow()
