@@ -8,6 +8,18 @@ from pyobshell.upgrade.tasks.base import CommandTimeout, UpgradeTask
 from pyobshell.upgrade.tasks.codes import WITHOUT_MODULE, WITHOUT_PYTHON
 
 SCRIPT_MODULES = ("mysql.connector",)
+# One interpreter start checks everything: its version, then each module ("ok NAME" or
+# "missing NAME: why" per line).
+PROBE = (
+    "import importlib, sys\n"
+    "print('%d.%d.%d' % sys.version_info[:3])\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        importlib.import_module(name)\n"
+    "        print('ok ' + name)\n"
+    "    except Exception as exc:\n"
+    "        print('missing %s: %s' % (name, exc))\n"
+)
 
 
 @register_task_type
@@ -20,21 +32,18 @@ class CheckPythonEnvTask(UpgradeTask):
             return
         python, timeout = self.env.python, self.env.timings.command_timeout_s
         try:
-            result = self.run_command([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-                                      timeout_s=timeout)
+            result = self.run_command([python, "-c", PROBE, *SCRIPT_MODULES], timeout_s=timeout)
         except (OSError, CommandTimeout) as exc:
             raise WITHOUT_PYTHON(f"cannot run the upgrade scripts' interpreter {python}: {exc}; install Python "
                                  "or point the agent at one") from exc
-        if result.returncode != 0:
+        lines = result.output.strip().splitlines()
+        if result.returncode != 0 or not lines:
             raise WITHOUT_PYTHON(f"{python} exits with {result.returncode}: {result.last_lines(3)}")
-        self.log_info(f"upgrade scripts will run with {python} (Python {result.output.strip()})")
+        self.log_info(f"upgrade scripts will run with {python} (Python {lines[0].strip()})")
         for module in SCRIPT_MODULES:
-            try:
-                imported = self.run_command([python, "-c", f"import {module}"], timeout_s=timeout)
-            except (OSError, CommandTimeout) as exc:
-                raise WITHOUT_MODULE(f"cannot check module {module} with {python}: {exc}") from exc
-            if imported.returncode != 0:
-                raise WITHOUT_MODULE(f"{python} cannot import {module} ({imported.last_lines(1)}); install it, "
+            if f"ok {module}" not in lines:
+                why = next((line for line in lines if line.startswith(f"missing {module}:")), result.last_lines(1))
+                raise WITHOUT_MODULE(f"{python} cannot import {module} ({why}); install it, "
                                      f"e.g. '{python} -m pip install mysql-connector-python', then retry")
             self.log_info(f"{python} imports {module}")
 
