@@ -12,6 +12,8 @@ import re
 import secrets
 
 _ESCAPES = {ord("0"): 0, ord("b"): 8, ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("Z"): 26}
+# The same escapes for decoded text (statement_cache reads small literals with them).
+TEXT_ESCAPES = {chr(escaped): chr(value) for escaped, value in _ESCAPES.items()}
 _QUOTES = (0x27, 0x22)  # ' and "
 _INLINE_LIMIT = 1024  # longer literals are bound, not parsed
 _BINARY = b"_binary"

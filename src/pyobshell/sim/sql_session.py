@@ -25,10 +25,11 @@ from mysql_mimic.types import ColumnType
 from mysql_mimic.errors import MysqlError
 from mysql_mimic.variable_processor import VariableProcessor
 from mysql_mimic.variables import GlobalVariables, SYSTEM_VARIABLES, SessionVariables
-from sqlglot import exp
+from sqlglot import Dialect, exp
 from sqlglot.errors import ParseError
 
 from pyobshell.sim import alter_system, binary_literals, cluster_state, sql_errors as err, sql_functions
+from pyobshell.sim import statement_cache
 from pyobshell.sim.server_health import refresh_live_table
 from pyobshell.sim.show_create import show_create_table
 from pyobshell.sim.sim_settings import SimSettings
@@ -94,6 +95,7 @@ class SimSession(Session):
         self._explicit_txn = False
         self.last_ok: tuple[int, int] = (0, 0)  # affected rows, last insert id
         self.blobs: dict[str, bytes | str] = {}  # literals cut out of the current query (binary_literals)
+        self._shape: statement_cache.Shape | None = None  # the current query's shape, to learn from
 
     # --- mysql-mimic hooks ----------------------------------------------------------------
 
@@ -118,6 +120,13 @@ class SimSession(Session):
             if _TRANSACTION_START.match(body):
                 await self._run(self._begin)
                 return [], []
+            # The whole text, not ``body``: a statement with comments is never cached.
+            self._shape = None if self.blobs else statement_cache.split(sql)
+            if self._shape is not None:
+                entry = statement_cache.CACHE.lookup(self.database, self._shape.text)
+                if entry is not None and entry.translated is not None:
+                    params = statement_cache.parameters(self._shape)
+                    return await self._run(self._run_user, entry.translated, params)
             return await super().handle_query(sql, attrs)
         except ParseError as error:
             raise MysqlError(err.syntax_error(_first_line(str(error))).message, code=1064) from None
@@ -127,6 +136,7 @@ class SimSession(Session):
             mapped = err.from_sqlite(error)
             raise MysqlError(mapped.message, code=mapped.code) from None
         finally:
+            self._shape = None
             self._set_status()
 
     async def use(self, database: str) -> None:
@@ -151,10 +161,21 @@ class SimSession(Session):
             raise err.not_supported(f"statement '{_first_line(sql)[:60]}'")
         translated = translate(expression, self.database)
         if translated.scope == "user":
+            self._learn(expression, translated)
             return await self._run(self._run_user, translated)
         if translated.is_write:
             raise err.not_supported("changing oceanbase system tables directly")
         return await self._run(self._run_system, translated)
+
+    def _learn(self, expression: exp.Expression, translated: Translated) -> None:
+        """Teach the statement cache this query's shape, the first time it is seen."""
+        shape = self._shape
+        if shape is None or self.blobs or type(expression) not in statement_cache.CACHEABLE:
+            return
+        if statement_cache.CACHE.lookup(self.database, shape.text) is not None:
+            return
+        entry = statement_cache.learn(shape, translated, self.database, Dialect.get_or_raise(self.dialect).parse)
+        statement_cache.CACHE.store(self.database, shape.text, entry)
 
     # --- function replacement: like mysql-mimic's, but NOW() stays a function ------------
 
@@ -233,7 +254,9 @@ class SimSession(Session):
     def _in_transaction(self) -> bool:
         return self._explicit_txn or not bool(self.variables.get("autocommit"))
 
-    def _run_user(self, translated: Translated) -> tuple[list, list]:
+    def _run_user(self, translated: Translated, params: dict[str, Any] | None = None) -> tuple[list, list]:
+        """Run a user-database statement; ``params`` are ready parameters of a cached template
+        (else the blobs cut out of the query are bound)."""
         self._attach(translated.databases)
         conn = self._user_conn()
         ddl = translated.sql.lstrip().upper().startswith(("CREATE", "DROP", "ALTER"))
@@ -251,8 +274,11 @@ class SimSession(Session):
                     conn.execute(statement)
                 conn.execute("COMMIT")
                 return [], []
-            sql, params = binary_literals.bind(translated.sql, self.blobs)
-            cursor = conn.execute(sql, params)
+            if params is None:
+                sql, bound = binary_literals.bind(translated.sql, self.blobs)
+            else:
+                sql, bound = translated.sql, params
+            cursor = conn.execute(sql, bound)
             result = _result(cursor)
         except sqlite3.OperationalError as error:
             if "locked" in str(error) and conn.in_transaction:
