@@ -35,6 +35,7 @@ Value = Union[str, int, float]
 CACHEABLE = (exp.Select, exp.Insert, exp.Update, exp.Delete)
 _SINGLE, _DOUBLE, _NUMBER = "\x01", "\x02", "\x03"  # markers in shape texts; refused in statements
 _MARKER = re.compile("[\x01\x02\x03]")
+_RESERVED = re.compile("[\x00-\x03]")  # the markers, and NUL that the full path cannot run in SQL text
 _QUOTE = {_SINGLE: "'", _DOUBLE: '"', _NUMBER: ""}
 _INT64_MAX = 2**63 - 1
 _START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
@@ -49,7 +50,7 @@ _SCAN = re.compile(r"""
     | (?P<double>"(?:[^"\\]|\\.|"")*")
     | (?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
     | (?P<semicolon>;)
-    | (?P<refused>/\*|--|\#|@|['"`\x00-\x03])
+    | (?P<refused>/\*|--|\#|@|['"`])
 """, re.VERBOSE | re.DOTALL)
 # MySQL escapes accepted in cached literals; \% and \_ keep their backslash in MySQL, so they are refused.
 _STRICT_ESCAPES = {**TEXT_ESCAPES, "\\": "\\", "'": "'", '"': '"'}
@@ -108,7 +109,7 @@ CACHE = StatementCache()  # one per observer process: every observer is its own 
 
 def split(sql: str) -> Shape | None:
     """Cut a MySQL statement into shape and literals, or None when it is not cacheable."""
-    if not _START.match(sql):
+    if not _START.match(sql) or _RESERVED.search(sql):
         return None
     pieces: list[str] = []
     values: list[Value] = []
@@ -163,7 +164,7 @@ def _number(sql: str, start: int, end: int) -> int | float | None:
         return None
     text = sql[start:end]
     if text.isdigit():
-        return int(text) if int(text) <= _INT64_MAX else None  # SQLite reads bigger ones as REAL
+        return int(text) if len(text) <= 19 and int(text) <= _INT64_MAX else None  # SQLite reads bigger ones as REAL
     number = float(text)
     return number if math.isfinite(number) else None
 
