@@ -43,8 +43,9 @@ _START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 _REPLACED_FUNCTION = re.compile(
     r"\b(?:DATABASE|SCHEMA|VERSION|CURRENT_VERSION|USER|SYSTEM_USER|SESSION_USER|CONNECTION_ID)\s*\("
     r"|\bCURRENT_(?:USER|SCHEMA)\b", re.IGNORECASE)
+_SUSPECT_WORDS = ("DATABASE", "SCHEMA", "VERSION", "USER", "CONNECTION_ID")  # a cheap test before the regex
 _SCAN = re.compile(r"""
-      (?P<ident>(?:[^\W\d]|[$\x80-\U0010ffff])[\w$\x80-\U0010ffff]*)
+      (?P<plain>[^'"`0-9;/\-\#@]+|/(?!\*)|-(?!-))  # names, keywords, operators: long runs, for speed
     | (?P<backtick>`(?:[^`]|``)*`)
     | (?P<single>'(?:[^'\\]|\\.|'')*')
     | (?P<double>"(?:[^"\\]|\\.|"")*")
@@ -52,6 +53,7 @@ _SCAN = re.compile(r"""
     | (?P<semicolon>;)
     | (?P<refused>/\*|--|\#|@|['"`])
 """, re.VERBOSE | re.DOTALL)
+_INTRODUCER = re.compile(r"(?:^|[^\w$\x80-\U0010ffff])_[\w$\x80-\U0010ffff]*\s*\Z")  # _binary 'x', _utf8mb4 'x'
 # MySQL escapes accepted in cached literals; \% and \_ keep their backslash in MySQL, so they are refused.
 _STRICT_ESCAPES = {**TEXT_ESCAPES, "\\": "\\", "'": "'", '"': '"'}
 _ESCAPE_RUN = {quote: re.compile(r"\\(.)|" + quote * 2, re.DOTALL) for quote in "'\""}
@@ -115,19 +117,15 @@ def split(sql: str) -> Shape | None:
     values: list[Value] = []
     raw: list[str] = []
     copied = 0
-    ident_end, ident = 0, ""
     string_end: int | None = None
     for match in _SCAN.finditer(sql):
         kind, start, end = match.lastgroup, match.start(), match.end()
-        if kind == "ident":
-            ident_end, ident = end, match.group()
-            continue
-        if kind == "backtick":
-            continue
+        if kind in ("plain", "backtick") or (kind == "number" and _after_identifier(sql, start)):
+            continue  # digits of a name such as t1 or col_2 stay in the shape
         if kind == "refused" or (kind == "semicolon" and sql[end:].strip()):
             return None
         if kind in ("single", "double"):
-            if _after_identifier(sql, start) or (ident.startswith("_") and not sql[ident_end:start].strip()):
+            if _after_identifier(sql, start) or _INTRODUCER.search(sql[max(0, start - 64):start]):
                 return None  # X'..', N'..', _binary'..' and charset introducers are not plain strings
             if string_end is not None and not sql[string_end:start].strip():
                 return None  # 'a' 'b' is one concatenated literal in MySQL
@@ -148,7 +146,8 @@ def split(sql: str) -> Shape | None:
         copied = end
     pieces.append(sql[copied:])
     text = "".join(pieces)
-    if _REPLACED_FUNCTION.search(text):
+    upper = text.upper()
+    if any(word in upper for word in _SUSPECT_WORDS) and _REPLACED_FUNCTION.search(text):
         return None
     return Shape(text, tuple(values), tuple(raw))
 
@@ -159,7 +158,7 @@ def _after_identifier(sql: str, index: int) -> bool:
 
 def _number(sql: str, start: int, end: int) -> int | float | None:
     """The value of a numeric token; None when it touches an identifier (``1abc``, ``0x1F``) or a dot."""
-    if sql[start - 1:start] in (".", "'", '"', "`") or _after_identifier(sql, start) or sql[end:end + 1] == "." \
+    if sql[start - 1:start] in (".", "'", '"', "`") or sql[end:end + 1] == "." \
             or (end < len(sql) and _after_identifier(sql, end + 1)):
         return None
     text = sql[start:end]
