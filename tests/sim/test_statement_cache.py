@@ -1,9 +1,10 @@
 """The simulator's statement cache: shapes and literals, templates that give exactly the results of
-the full translation (compared statement by statement on SQLite), refusals, and a simulated
-observer answering repeated statements through it."""
+the full translation (compared statement by statement on SQLite), refusals, a session taking the
+cached path, and a simulated observer answering repeated statements through it."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +19,9 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlglot import Dialect
 
 from pyobshell.engine.schema import StoreKind, build_tables
-from pyobshell.sim import sql_functions, statement_cache as sc
-from pyobshell.sim.sql_session import _result
+from pyobshell.sim import cluster_state, sql_functions, sql_session, statement_cache as sc
+from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.sql_session import ObserverInfo, SimSession, _result
 from pyobshell.sim.sql_translate import Translated, translate
 from simhelpers import connect, query, sim_cluster
 
@@ -292,6 +294,45 @@ def test_cache_is_bounded_and_keyed_by_database() -> None:
     assert cache.lookup("a", "s1") is entry and cache.lookup("c", "s1") is None
     cache.store("a", "s2", entry)  # evicts ("b", "s1"), the least recently used
     assert cache.lookup("b", "s1") is None and cache.lookup("a", "s1") is entry
+
+
+# --- the session hook, in process ----------------------------------------------------------------
+
+def test_session_answers_repeated_shapes_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = cluster_state.ClusterSpec("4.2.1.0", "100000012023101010.el7",
+                                     [cluster_state.ServerSpec("127.0.0.1", 2882, 2881, "zone1")], SimSettings.fast())
+    cluster_state.bootstrap(tmp_path, spec)
+    info = ObserverInfo("127.0.0.1", 2882, 2881, spec.version, spec.release, tmp_path)
+    monkeypatch.setattr(sc, "CACHE", sc.StatementCache())
+    translations: list[str] = []
+    real_translate = sql_session.translate
+    monkeypatch.setattr(sql_session, "translate", lambda e, db: translations.append(e.sql()) or real_translate(e, db))
+
+    async def scenario() -> list:
+        session = SimSession(info, spec.settings)
+        try:
+            answers = []
+            for sql in ("CREATE DATABASE ocs", "USE ocs",
+                        "CREATE TABLE t (id INT NOT NULL AUTO_INCREMENT, v VARCHAR(32), PRIMARY KEY (id))"):
+                await session.handle_query(sql, {})
+            for i in range(3):
+                answers.append((await session.handle_query(f"INSERT INTO t (v) VALUES ('it''s {i}')", {}), session.last_ok))
+                answers.append(await session.handle_query(f"SELECT id, v FROM t WHERE id = {i + 1}", {}))
+                answers.append((await session.handle_query(f"UPDATE t SET v = 'x{i}' WHERE id = {i + 1} AND v = 'it''s {i}'",
+                                                           {}), session.last_ok))
+            answers.append(await session.handle_query("SELECT id, v FROM t WHERE id > 0 ORDER BY id", {}))
+            await session.close()
+            return answers
+        finally:
+            session._worker.shutdown(wait=True)
+
+    answers = asyncio.run(scenario())
+    dml = [t for t in translations if not t.upper().startswith(("CREATE", "USE"))]
+    assert len(dml) == 4  # the first of each shape; the repeats came from the cache
+    assert [a[1] for a in answers[0:9:3]] == [(1, 1), (1, 2), (1, 3)]  # affected rows, insert id
+    assert [a[1][0] for a in answers[2:9:3]] == [1, 1, 1]  # affected rows
+    assert [a[0] for a in answers[1:9:3]] == [[[1, "it's 0"]], [[2, "it's 1"]], [[3, "it's 2"]]]
+    assert answers[-1][0] == [[1, "x0"], [2, "x1"], [3, "x2"]]
 
 
 # --- a simulated observer ----------------------------------------------------------------------
