@@ -1,18 +1,14 @@
 """Translations of repeated statement shapes, learned once per observer process.
 
-The agent sends the same few DML shapes over and over with other literal values (PyMySQL
-interpolates parameters client-side), and sqlglot's parse, translation and SQL generation cost
-most of each statement. So a statement is cut by one scan into its *shape* (the text with every
-literal replaced by a marker) and its literal values; the first time a shape runs on a user
-database it is translated once more with unique sentinel literals, and if every sentinel comes out
-as a plain SQLite literal, the translation becomes a template with named parameters.
-
-A wrong template silently changes results, so learning refuses whenever it cannot show that a
-literal passes through translation untouched: only literals in plain positions (comparisons, IN
-lists, VALUES rows, LIMIT, arithmetic, function arguments sqlglot does not interpret) are
-accepted, never parts of result-column names, ORDER BY/GROUP BY positions, INTERVALs, format
-strings or type arguments; and the template filled with the real values must give back the real
-translation exactly.
+The agent sends the same few DML shapes again and again with other literal values (PyMySQL
+interpolates parameters), and sqlglot's parse, translation and SQL generation cost most of each
+statement. One scan cuts a statement into its *shape* (literals replaced by markers) and values; the
+first time a shape runs on a user database it is translated again with sentinel literals, and if each
+sentinel comes out as a plain SQLite literal, that translation becomes a template with parameters.
+A wrong template silently changes results, so learning refuses unless each literal sits where its
+value cannot matter (comparisons, IN lists, VALUES rows, LIMIT, arithmetic: never result-column
+names, ORDER BY positions, INTERVALs, format strings, type arguments) and the template filled with
+the real values gives back the real translation exactly.
 """
 
 from __future__ import annotations
@@ -177,6 +173,9 @@ def _unescape(body: str, quote: str) -> str | None:
     return _ESCAPE_RUN[quote].sub(lambda m: _STRICT_ESCAPES[m.group(1)] if m.group(1) else quote, body)
 
 
+_local = threading.local()  # a SQLite connection per thread, to read decimals with
+
+
 def parameters(shape: Shape) -> dict[str, Value]:
     """SQLite parameters ``p0, p1, …`` for a cached template. Decimals are read by SQLite itself:
     its literal reader does not always round like Python's float(), and the full path uses it."""
@@ -187,9 +186,6 @@ def parameters(shape: Shape) -> dict[str, Value]:
         row = reader.execute("SELECT " + ", ".join(shape.raw[i] for i in reals)).fetchone()  # checked number tokens
         params.update({f"p{i}": value for i, value in zip(reals, row)})
     return params
-
-
-_local = threading.local()  # a SQLite connection per thread, to read decimals with
 
 
 def learn(shape: Shape, real: Translated, database: str | None,
