@@ -24,7 +24,7 @@ from pyobshell.sim.cluster_state import build_version_string
 from pyobshell.sim.server_health import derive_server, heartbeat_path, load_faults, touch_heartbeat
 from pyobshell.sim.sim_settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
-from pyobshell.sim.sql_session import ObserverInfo
+from pyobshell.sim.observer_info import ObserverInfo
 
 log = logging.getLogger("pyobshell.sim.observer")
 READY_TIMEOUT = 20.0

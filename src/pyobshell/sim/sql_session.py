@@ -13,7 +13,6 @@ import asyncio
 import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -28,6 +27,7 @@ from mysql_mimic.variables import GlobalVariables, SYSTEM_VARIABLES, SessionVari
 from sqlglot import Dialect, exp
 from sqlglot.errors import ParseError
 
+from pyobshell.sim.observer_info import ObserverInfo
 from pyobshell.sim import alter_system, binary_literals, cluster_state, sql_errors as err, sql_functions
 from pyobshell.sim import statement_cache
 from pyobshell.sim.server_health import refresh_live_table
@@ -42,22 +42,6 @@ _DATETIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 _TRANSACTION_START = re.compile(r"^\s*(BEGIN(\s+WORK)?|START\s+TRANSACTION\b.*)\s*;?\s*$", re.IGNORECASE)
 _SERVER_STATUS_IN_TRANS = 0x0001
 _SERVER_STATUS_AUTOCOMMIT = 0x0002
-
-
-@dataclass(frozen=True)
-class ObserverInfo:
-    """Who answers: the simulated observer this session belongs to."""
-
-    ip: str
-    rpc_port: int
-    sql_port: int
-    version: str
-    release: str
-    state_dir: Path
-
-    @property
-    def server_version(self) -> str:
-        return f"5.7.25-OceanBase_CE-v{self.version}"
 
 
 def global_variables(info: ObserverInfo) -> GlobalVariables:
