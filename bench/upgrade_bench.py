@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import psutil
 import pymysql
 
 from pyobshell.client import ObshellClient, ObshellClientError
+from pyobshell.ob.process import process_start_time
 from pyobshell.sim.sim_settings import SimSettings
 from pyobshell.upgrade.task_environment import UPGRADE_TIMINGS_ENV as TIMINGS_ENV
 
@@ -105,7 +105,10 @@ def in_service_times(observer: dict) -> dict[str, float]:
 
 def process_start(observer: dict) -> float:
     pid = int((Path(observer["home"]) / "run" / "observer.pid").read_text())
-    return psutil.Process(pid).create_time()
+    started = process_start_time(pid)
+    if started is None:
+        raise SystemExit(f"observer pid {pid} of {observer['ip']} is not running")
+    return started
 
 
 def figures(dag: dict, cluster: dict, catchup_s: float, client_s: float) -> RunFigures:

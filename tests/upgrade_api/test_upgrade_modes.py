@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import psutil
 import pytest
 from simhelpers import connect, query, sim_cluster
+
+from pyobshell.ob.process import process_start_time
 
 from .upgrade_runs import (
     QUICK_POLLS,
@@ -43,7 +44,9 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def process_start(observer: dict) -> float:
     """When the observer process now running started (seconds since the epoch)."""
-    return psutil.Process(int((Path(observer["home"]) / "run" / "observer.pid").read_text())).create_time()
+    started = process_start_time(int((Path(observer["home"]) / "run" / "observer.pid").read_text()))
+    assert started is not None
+    return started
 
 
 def moment(text: str) -> float:

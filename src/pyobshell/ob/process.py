@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import psutil
@@ -26,3 +28,18 @@ def observer_pid(ob_home: Path) -> int | None:
 
 def observer_running(ob_home: Path) -> bool:
     return observer_pid(ob_home) is not None
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch, to a clock tick), or None.
+
+    Read from /proc against the uptime: psutil's ``create_time`` adds the start to the boot
+    time, which Linux gives in whole seconds, so it can be up to a second early.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        uptime_s = float(Path("/proc/uptime").read_text().split()[0])
+        start_ticks = int(stat.rpartition(")")[2].split()[19])  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - uptime_s + start_ticks / os.sysconf("SC_CLK_TCK")

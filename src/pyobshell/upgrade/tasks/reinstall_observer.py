@@ -17,7 +17,7 @@ import psutil
 
 from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.engine.model import EXECUTE_AGENTS_KEY, AgentInfo
-from pyobshell.ob.process import observer_pid
+from pyobshell.ob.process import observer_pid, process_start_time
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import CommandTimeout, PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.codes import OBSERVER_KILL_TIMEOUT, OBSERVER_NOT_AVAILABLE, OBSERVER_START_FAILED
@@ -27,7 +27,7 @@ NOT_SERVING_SQL = ("SELECT count(*) AS n FROM oceanbase.DBA_OB_SERVERS WHERE STA
                    "OR STOP_TIME IS NOT NULL OR START_SERVICE_TIME IS NULL")
 OUT_OF_SYNC_SQL = "SELECT count(*) AS n FROM oceanbase.GV$OB_LOG_STAT WHERE in_sync = 'NO'"
 OWN_BUILD_SQL = "SELECT BUILD_VERSION FROM oceanbase.DBA_OB_SERVERS WHERE SVR_IP = %s AND SVR_PORT = %s"
-_START_TIME_SLACK_S = 1.0  # process start times are rounded to clock ticks
+_START_TIME_SLACK_S = 0.05  # process start times are counted in clock ticks (10 ms)
 
 
 def process_gone(pid: int) -> bool:
@@ -39,9 +39,10 @@ def process_gone(pid: int) -> bool:
 
 def started_after(pid: int, path: Path) -> bool:
     """Whether process ``pid`` started after ``path`` was last written."""
+    started = process_start_time(pid)
     try:
-        return psutil.Process(pid).create_time() + _START_TIME_SLACK_S >= path.stat().st_mtime
-    except (psutil.Error, OSError):
+        return started is not None and started + _START_TIME_SLACK_S >= path.stat().st_mtime
+    except OSError:
         return False
 
 
