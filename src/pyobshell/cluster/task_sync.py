@@ -75,8 +75,14 @@ class TaskSync:
             log.warning("cannot start cluster sub task %d directly (%s); asking the maintainer", task.task_id, exc)
         return self._rpc_to_maintainer("PATCH", SUB_TASK_RPC, task.to_json()) == Outcome.DONE
 
-    def finished(self, _row: SubTaskRow) -> None:
-        self.push_soon()
+    def finished(self, row: SubTaskRow) -> None:
+        # Written back from the finishing worker itself: the next node waits for this, and a
+        # hop through the event loop to the sync loop's thread only adds latency.
+        try:
+            self.push()
+        except Exception as exc:  # the sync loop tries again
+            log.info("writing back cluster copy %d failed (%s); the sync loop retries", row.id, exc)
+            self.push_soon()
 
     def logged(self, _row: SubTaskRow) -> None:
         self.push_soon()

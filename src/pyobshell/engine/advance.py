@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from pyobshell.engine import maintenance
 from pyobshell.engine.logs import LOCAL_SCHEDULER_TRACE, engine_logger
@@ -87,6 +88,10 @@ class DagAdvancer:
         for dag_id in dag_ids:
             try:
                 changed |= self.advance_dag(dag_id)
+            except OperationalError as exc:  # the store went away (its observer restarts): not a bug
+                reason = str(exc.orig if exc.orig is not None else exc).splitlines()[0]
+                self.log.warning("DAG %d not advanced: the task store does not answer (%s); trying again on "
+                                 "the next pass", dag_id, reason, extra={"task_id": dag_id})
             except Exception:  # one broken DAG must not stop the others
                 self.log.exception("advancing DAG %d failed", dag_id, extra={"task_id": dag_id})
         return changed

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy.exc import OperationalError
+
 from pyobshell.aio import cancel_and_wait
 from pyobshell.engine.advance import DagAdvancer
 
@@ -62,7 +64,11 @@ class Scheduler:
                 changed = await self._loop.run_in_executor(self._thread, self.advancer.advance_all)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # e.g. the database is unreachable: try again on the next tick
+            except OperationalError as exc:  # the store does not answer: try again on the next tick
+                reason = str(exc.orig if exc.orig is not None else exc).splitlines()[0]
+                log.warning("scheduler pass skipped: the task store does not answer (%s)", reason)
+                changed = False
+            except Exception:
                 log.exception("scheduler pass failed")
                 changed = False
             self.passes += 1

@@ -8,7 +8,6 @@ started with this binary's version. ``kill -9`` really stops it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -17,6 +16,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyobshell.observer_config import PID_RELATIVE_PATH, ObserverConfigError, read_config, read_int, read_pid
 from pyobshell.sim import cluster_state
@@ -120,11 +120,13 @@ def _heartbeat_loop(path: Path, interval: float, stop: threading.Event) -> None:
             log.warning("heartbeat failed: %s", error)
 
 
-async def _reject_rpc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _reject_rpc(_reader: Any, writer: Any) -> None:  # asyncio stream pair
     writer.close()
 
 
 async def serve(plan: ObserverPlan, settings: SimSettings, ready: "callable[[str], None]") -> None:
+    import asyncio  # noqa: PLC0415 - the SQL stack loads after the fork (see run_foreground)
+
     from pyobshell.sim.sql_server import make_server
 
     info = plan.info
@@ -167,6 +169,10 @@ def _setup_logging(home: Path) -> None:
 
 
 def run_foreground(plan: ObserverPlan, ready: "callable[[str], None]") -> int:
+    # asyncio and the SQL stack are imported only here, after daemonize() forked: the launcher
+    # returns control (and the process exists) at once, as the real binary's does.
+    import asyncio  # noqa: PLC0415
+
     _write_pid(plan.home)
     _setup_logging(plan.home)
     conn = cluster_state.connect(cluster_state.state_path(plan.info.state_dir))
