@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -179,6 +180,13 @@ def install_upgrade_environment(config: AgentConfig, target: ObserverTarget, sta
     task_environment.install(environment)
 
 
+def prepare_package_store(agent: AgentInfo) -> None:
+    try:
+        task_environment.current(agent).package_store().prepare()
+    except Exception as exc:  # the first use prepares them and reports what is wrong
+        log.info("package tables not checked at start (%s); the first upgrade does it", exc)
+
+
 def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:
     """The local engine on the home's SQLite file; the cluster store opens when OB is available,
     and then the agent joins the cluster (it becomes a CLUSTER AGENT)."""
@@ -194,6 +202,9 @@ def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:
 
     def became_cluster_agent() -> None:
         state.identity = AgentIdentity.CLUSTER_AGENT
+        # Check the package tables now, not when the first upgrade downloads its packages.
+        threading.Thread(target=prepare_package_store, args=(owner,), name="pyobshell-package-store",
+                         daemon=True).start()
 
     def cluster_agent(local: TaskEngine, cluster: TaskStore) -> ClusterAgent:
         record = AgentRecord(ip=config.ip, port=config.port, zone=state.observer.zone if state.observer else "",

@@ -218,6 +218,10 @@ class PackageStore:
         return dest
 
     # -- helpers --------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Create or upgrade the package tables now (else the first use does)."""
+        self._ensure_tables()
+
     def _ensure_tables(self) -> None:
         if self._ready:
             return
