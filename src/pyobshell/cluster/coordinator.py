@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from enum import IntEnum
 
-from pyobshell.aio import cancel_and_wait
+from pyobshell.aio import cancel_and_wait, wait_event
 from pyobshell.cluster.maintainer_election import MaintainerElection, MaintainerRow
 from pyobshell.cluster.settings import ClusterSettings
 from pyobshell.engine.model import AgentInfo
@@ -83,10 +83,7 @@ class Coordinator:
             # Stop scheduling the moment the lease may have run out, even if a renew hangs.
             if self.identity == Identity.MAINTAINER and not self.election.is_maintainer:
                 self._set(Identity.FAULTY)
-            try:
-                await asyncio.wait_for(self._kick.wait(), timeout=self.settings.renew_s)
-            except TimeoutError:
-                pass
+            await wait_event(self._kick, self.settings.renew_s)
 
     def _step(self) -> Identity:
         """One round (in a worker thread): the identity this agent has now."""

@@ -17,7 +17,7 @@ import threading
 from enum import Enum
 from collections.abc import Callable
 
-from pyobshell.aio import cancel_and_wait
+from pyobshell.aio import cancel_and_wait, wait_event
 from pyobshell.cluster import maintainer_rpc
 from pyobshell.cluster.peer_client import PeerCallError, PeerClient
 from pyobshell.engine import remote_copies
@@ -115,10 +115,7 @@ class TaskSync:
                 raise
             except Exception:
                 log.exception("task sync pass failed")
-            try:
-                await asyncio.wait_for(self._kick.wait(), timeout=self.sync_s)
-            except TimeoutError:
-                pass
+            await wait_event(self._kick, self.sync_s)
 
     # -- one pass (blocking) -------------------------------------------------------------
     def push(self) -> None:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import OperationalError
 
-from pyobshell.aio import cancel_and_wait
+from pyobshell.aio import cancel_and_wait, wait_event
 from pyobshell.engine.advance import DagAdvancer
 
 
@@ -74,7 +74,4 @@ class Scheduler:
             self.passes += 1
             if changed:
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, self.tick_seconds)
