@@ -16,7 +16,7 @@ pytestmark = pytest.mark.multiprocess
 NET = 61
 AGENT_IP = f"127.{NET}.1.1"
 AGENT_PORT = 2886
-ROOT_PASSWORD = "pw"
+ROOT_PASSWORD = "agent-Process-pw"  # long: a 2-letter one can occur in base64 text by chance
 
 
 @pytest.fixture
