@@ -7,15 +7,13 @@ scheduler pass and a user operator racing on the same row cannot both win.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.schema import CreateColumn
 
 from pyobshell.engine import maintenance
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
@@ -25,9 +23,8 @@ from pyobshell.engine.read_cache import DataVersionWatch, data_version_watch
 from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow, utcnow
 from pyobshell.engine.schema import StoreKind, TaskTables, build_tables
 from pyobshell.errors import NO_ROW_AFFECTED, TASK_NOT_FOUND
+from pyobshell.schema_migration import add_missing_columns
 from pyobshell.sql_retry import run_restarting
-
-log = logging.getLogger(__name__)
 
 _READ_ONLY = "pyobshell_read_only"
 T = TypeVar("T")
@@ -84,14 +81,7 @@ class TaskStore:
         try:
             self.tables.metadata.create_all(self.engine)
             with self.engine.begin() as conn:
-                existing = inspect(conn)
-                for table in self.tables.metadata.sorted_tables:
-                    have = {c["name"] for c in existing.get_columns(table.name)}
-                    for column in table.columns:
-                        if column.name not in have:
-                            log.info("adding column %s.%s", table.name, column.name)
-                            ddl = CreateColumn(column).compile(dialect=conn.dialect)
-                            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+                add_missing_columns(conn, self.tables.metadata)
                 maintenance.ensure_status_rows(conn, self.tables)
         except SQLAlchemyError as exc:
             raise TASK_ENGINE_UNAVAILABLE(f"cannot prepare the {self.kind.value} task store: {exc}") from exc

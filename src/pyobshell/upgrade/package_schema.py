@@ -26,12 +26,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    inspect,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.schema import CreateColumn, CreateIndex
+from sqlalchemy.schema import CreateIndex
 
+from pyobshell.schema_migration import add_missing_columns
 from pyobshell.upgrade.versions import Version
 
 log = logging.getLogger(__name__)
@@ -141,14 +141,7 @@ def migrate_package_tables(engine: Engine, tables: PackageTables) -> None:
     created by obshell (or an older pyobshell) lack."""
     with engine.begin() as conn:
         tables.metadata.create_all(conn)
-        existing = inspect(conn)
-        for table in tables.metadata.sorted_tables:
-            have = {c["name"] for c in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in have:
-                    log.info("adding column %s.%s", table.name, column.name)
-                    ddl = CreateColumn(column).compile(dialect=conn.dialect)
-                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+        existing = add_missing_columns(conn, tables.metadata)
         has_index = IDENTITY_INDEX in {ix["name"] for ix in existing.get_indexes(tables.info.name)}
     if not has_index:
         index = next(ix for ix in tables.info.indexes if ix.name == IDENTITY_INDEX)
