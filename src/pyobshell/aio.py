@@ -27,3 +27,14 @@ async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def set_event_threadsafe(loop: asyncio.AbstractEventLoop | None, event: asyncio.Event | None) -> None:
+    """Set ``event`` (which belongs to ``loop``) from any thread: ``Event.set`` is not
+    thread-safe. A no-op before the loop is known or once it has closed."""
+    if loop is None or event is None or loop.is_closed():
+        return
+    try:
+        loop.call_soon_threadsafe(event.set)
+    except RuntimeError:
+        pass  # the loop is shutting down

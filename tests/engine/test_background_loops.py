@@ -5,10 +5,11 @@ must end when cancelled, even when the cancel arrives while they are being woken
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
-from pyobshell.aio import cancel_and_wait, wait_event
+from pyobshell.aio import cancel_and_wait, set_event_threadsafe, wait_event
 
 
 async def woken_loop(event: asyncio.Event, woken: list[bool]) -> None:
@@ -45,3 +46,21 @@ async def test_cancel_and_wait_ends_a_woken_loop() -> None:
     event.set()
     await asyncio.wait_for(cancel_and_wait(task), timeout=1.0)
     assert task.done()
+
+
+@pytest.mark.anyio
+async def test_an_event_set_from_another_thread_wakes_its_loop() -> None:
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    threading.Thread(target=set_event_threadsafe, args=(loop, event)).start()
+    assert await wait_event(event, 5.0) is True
+
+
+def test_setting_an_event_of_no_loop_or_a_closed_one_does_nothing() -> None:
+    loop = asyncio.new_event_loop()
+    event = asyncio.Event()
+    loop.close()
+    set_event_threadsafe(None, event)
+    set_event_threadsafe(loop, event)
+    set_event_threadsafe(loop, None)
+    assert not event.is_set()

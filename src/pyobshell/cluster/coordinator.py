@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from enum import IntEnum
 
-from pyobshell.aio import cancel_and_wait, wait_event
+from pyobshell.aio import cancel_and_wait, set_event_threadsafe, wait_event
 from pyobshell.cluster.maintainer_election import MaintainerElection, MaintainerRow
 from pyobshell.cluster.settings import ClusterSettings
 from pyobshell.engine.model import AgentInfo
@@ -39,6 +39,7 @@ class Coordinator:
         self._listeners: list[RoleListener] = []
         self._task: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def is_maintainer(self) -> bool:
@@ -58,7 +59,8 @@ class Coordinator:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="pyobshell-coordinator")
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._run(), name="pyobshell-coordinator")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -67,8 +69,9 @@ class Coordinator:
         self.election.resign()
 
     def check_soon(self) -> None:
-        """Look at the row now (a peer reported the maintainer unreachable)."""
-        self._kick.set()
+        """Look at the row now (a peer reported the maintainer unreachable). Thread-safe: the
+        report comes from a worker thread."""
+        set_event_threadsafe(self._loop, self._kick)
 
     async def _run(self) -> None:
         while True:

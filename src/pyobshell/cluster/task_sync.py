@@ -17,7 +17,7 @@ import threading
 from enum import Enum
 from collections.abc import Callable
 
-from pyobshell.aio import cancel_and_wait, wait_event
+from pyobshell.aio import cancel_and_wait, set_event_threadsafe, wait_event
 from pyobshell.cluster import maintainer_rpc
 from pyobshell.cluster.peer_client import PeerCallError, PeerClient
 from pyobshell.engine import remote_copies
@@ -98,12 +98,7 @@ class TaskSync:
         await cancel_and_wait(task)
 
     def push_soon(self) -> None:
-        loop, kick = self._loop, self._kick
-        if loop is not None and kick is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(kick.set)
-            except RuntimeError:
-                pass
+        set_event_threadsafe(self._loop, self._kick)
 
     async def _run(self) -> None:
         assert self._kick is not None

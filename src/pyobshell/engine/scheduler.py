@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import OperationalError
 
-from pyobshell.aio import cancel_and_wait, wait_event
+from pyobshell.aio import cancel_and_wait, set_event_threadsafe, wait_event
 from pyobshell.engine.advance import DagAdvancer
 
 
@@ -46,13 +46,7 @@ class Scheduler:
 
     def wake(self) -> None:
         """Ask for a pass soon. Thread-safe; a no-op before start or after stop."""
-        loop, event = self._loop, self._wake
-        if loop is None or event is None or loop.is_closed():
-            return
-        try:
-            loop.call_soon_threadsafe(event.set)
-        except RuntimeError:
-            pass  # the loop is shutting down
+        set_event_threadsafe(self._loop, self._wake)
 
     async def _run(self) -> None:
         assert self._loop is not None and self._wake is not None and self._thread is not None
