@@ -20,7 +20,7 @@ from sqlglot import Dialect
 
 from pyobshell.engine.schema import StoreKind, build_tables
 from pyobshell.sim import cluster_state, sql_functions, sql_session, statement_cache as sc
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_session import ObserverInfo, SimSession, _result
 from pyobshell.sim.sql_translate import Translated, translate
 from simhelpers import connect, query, sim_cluster

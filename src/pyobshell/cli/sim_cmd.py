@@ -69,8 +69,8 @@ def up(
     agent_port: Annotated[int, typer.Option("--agent-port")] = 2886,
 ) -> None:
     """Install and start a simulated cluster, wait until it serves, write DIR/cluster.json."""
-    from pyobshell.sim.sim_cluster import SimError, UpRequest, sim_up
-    from pyobshell.sim.sim_settings import SimSettings
+    from pyobshell.sim.cluster import SimError, UpRequest, sim_up
+    from pyobshell.sim.settings import SimSettings
 
     if profile not in ("realistic", "fast"):
         raise typer.BadParameter("must be 'realistic' or 'fast'", param_hint="'--profile'")
@@ -92,7 +92,7 @@ def up(
 @app.command("down")
 def down(directory: Annotated[Path, typer.Option("--dir", help="Directory given to 'sim up'.")]) -> None:
     """Stop every process that 'sim up' started in DIR."""
-    from pyobshell.sim.sim_cluster import SimError, sim_down
+    from pyobshell.sim.cluster import SimError, sim_down
 
     try:
         pids = sim_down(directory)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyobshell.sim import sql_errors as err
 from pyobshell.sim.cluster_state import cluster_parameters, tenant_parameters
 from pyobshell.sim.server_health import FAULT_UPGRADE_JOB_FAILS, ServerLive, fault_value, load_faults
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
 
 _NAME = r"""(?:'[^']*'|"[^"]*"|`[^`]*`|[\w$.]+)"""

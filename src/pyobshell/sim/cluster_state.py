@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyobshell.sim import sql_functions, state_schema
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
 
 STATE_FILE = "cluster.sqlite"

@@ -22,7 +22,7 @@ from pyobshell.observer_config import PID_RELATIVE_PATH, ObserverConfigError, re
 from pyobshell.sim import cluster_state
 from pyobshell.sim.cluster_state import build_version_string
 from pyobshell.sim.server_health import derive_server, heartbeat_path, load_faults, touch_heartbeat
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
 from pyobshell.sim.observer_info import ObserverInfo
 

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
 
 HEARTBEAT_DIR = "heartbeat"

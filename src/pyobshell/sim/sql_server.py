@@ -13,7 +13,7 @@ from mysql_mimic.connection import Connection
 from mysql_mimic import packets, types
 
 from pyobshell.sim import binary_literals
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_session import ObserverInfo, SimSession
 
 

@@ -32,7 +32,7 @@ from pyobshell.sim import alter_system, binary_literals, cluster_state, sql_erro
 from pyobshell.sim import statement_cache
 from pyobshell.sim.server_health import refresh_live_table
 from pyobshell.sim.show_create import show_create_table
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import parse_datetime_text
 from pyobshell.sim.sql_translate import SYSTEM_DB, Translated, translate, validate_database_name
 

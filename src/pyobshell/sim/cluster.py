@@ -24,7 +24,7 @@ from pyobshell.sim.cluster_state import ClusterSpec, ServerSpec
 from pyobshell.sim.installer import InstallError, install_packages
 from pyobshell.sim.observer import process_alive
 from pyobshell.sim.package_builder import BuildVersion, build_packages
-from pyobshell.sim.sim_settings import SimSettings
+from pyobshell.sim.settings import SimSettings
 
 CLUSTER_FILE = "cluster.json"
 DEFAULT_SQL_PORT, DEFAULT_RPC_PORT, DEFAULT_AGENT_PORT = 2881, 2882, 2886
@@ -175,7 +175,7 @@ def sim_up(request: UpRequest) -> dict:
     hosts = plan_hosts(request)
     check_ports(request, hosts)
     if request.agents:
-        from pyobshell.sim.sim_agents import agents_available
+        from pyobshell.sim.agents import agents_available
 
         if not agents_available():
             raise SimError("agents are not available in this build yet; use --no-agents")
@@ -193,7 +193,7 @@ def sim_up(request: UpRequest) -> dict:
         wait_cluster_ready(hosts[0].ip, request.sql_port, request.root_password, len(hosts), request.ready_timeout)
         agents: list[dict] = []
         if request.agents:
-            from pyobshell.sim.sim_agents import start_agents
+            from pyobshell.sim.agents import start_agents
 
             agents = start_agents(hosts, request)
         document = cluster_document(request, hosts, agents)

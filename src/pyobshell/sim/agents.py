@@ -17,7 +17,7 @@ CLUSTER_AGENT = "CLUSTER AGENT"
 JOIN_TIMEOUT_S = 120.0
 
 if TYPE_CHECKING:
-    from pyobshell.sim.sim_cluster import Host, UpRequest
+    from pyobshell.sim.cluster import Host, UpRequest
 
 
 def agents_available() -> bool:
@@ -25,7 +25,7 @@ def agents_available() -> bool:
 
 
 def start_agents(hosts: list["Host"], request: "UpRequest") -> list[dict]:
-    from pyobshell.sim.sim_cluster import SimError
+    from pyobshell.sim.cluster import SimError
 
     env = {**os.environ, "OB_ROOT_PASSWORD": request.root_password}
 
@@ -55,7 +55,7 @@ def _identity(client: httpx.Client, ip: str, port: int) -> str:
 
 def wait_for_cluster_agents(ips: list[str], port: int, timeout_s: float = JOIN_TIMEOUT_S) -> None:
     """Return once every agent reports itself a CLUSTER AGENT (it joined the cluster)."""
-    from pyobshell.sim.sim_cluster import SimError
+    from pyobshell.sim.cluster import SimError
 
     deadline = time.monotonic() + timeout_s
     waiting = list(ips)
