@@ -17,16 +17,22 @@ class ErrorKind(IntEnum):
     UNAUTHORIZED = 401
     NOT_FOUND = 404
     CONFLICT = 409
+    TOO_MANY_REQUESTS = 429
     UNEXPECTED = 500
+    UNAVAILABLE = 503  # a dependency (the cluster's database) cannot be reached now: try again
 
 
 @dataclass(frozen=True)
 class ErrorCode:
-    """A dotted error code, its kind and its message format (``str.format`` style)."""
+    """A dotted error code, its kind and its message format (``str.format`` style).
+
+    ``old_code`` is obshell's numeric code from before 4.3.1.0 (``code`` in the envelope), which
+    clients still branch on (the SDK refreshes its cached key on 1); 0 means none."""
 
     code: str
     kind: ErrorKind
     template: str
+    old_code: int = 0
 
     def __call__(self, *args: object) -> "ObshellError":
         """Build the error with its message filled in: ``TASK_NOT_FOUND("dag 12")``."""
@@ -37,11 +43,13 @@ class ErrorCode:
 class ObshellError(Exception):
     """An error with an obshell code; ``status`` is the HTTP status it is answered with."""
 
-    def __init__(self, error_code: ErrorCode, message: str, sub_errors: list[object] | None = None):
+    def __init__(self, error_code: ErrorCode, message: str, sub_errors: list[object] | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.error_code = error_code
         self.message = message
         self.sub_errors = sub_errors or []
+        self.headers = headers or {}  # extra HTTP headers of the answer (Retry-After)
 
     @property
     def code(self) -> str:
@@ -51,9 +59,13 @@ class ObshellError(Exception):
     def status(self) -> int:
         return int(self.error_code.kind)
 
+    @property
+    def old_code(self) -> int:
+        return self.error_code.old_code
+
     def wrap(self, outer: str) -> "ObshellError":
         """Prefix the message with context, keeping the code (obshell's ``Wrap``)."""
-        return ObshellError(self.error_code, f"{outer}: {self.message}", self.sub_errors)
+        return ObshellError(self.error_code, f"{outer}: {self.message}", self.sub_errors, self.headers)
 
 
 def _code(code: str, kind: ErrorKind, template: str) -> ErrorCode:
@@ -61,6 +73,7 @@ def _code(code: str, kind: ErrorKind, template: str) -> ErrorCode:
 
 
 B, U, N, X = ErrorKind.BAD_REQUEST, ErrorKind.UNAUTHORIZED, ErrorKind.NOT_FOUND, ErrorKind.UNEXPECTED
+S = ErrorKind.UNAVAILABLE
 
 # Common
 COMMON_BAD_REQUEST = _code("Common.BadRequest", B, "Bad request: {}")
@@ -70,7 +83,7 @@ COMMON_NOT_FOUND = _code("Common.NotFound", N, "Element not found: {}")
 COMMON_UNAUTHORIZED = _code("Common.Unauthorized", U, "Unauthorized: {}")
 COMMON_UNEXPECTED = _code("Common.Unexpected", X, "Unexpected error: {}")
 MYSQL_ERROR = _code("MySQL.Error", B, "{}")
-DATABASE_UNAVAILABLE = _code("Common.DatabaseUnavailable", X, "The database cannot serve the request now: {}")
+DATABASE_UNAVAILABLE = _code("Common.DatabaseUnavailable", S, "The database cannot serve the request now: {}")
 
 # Task engine
 TASK_NOT_FOUND = _code("Task.NotFound", N, "Task not found: {}")

@@ -76,7 +76,7 @@ def test_obshell_error_keeps_its_status_and_code(client: TestClient) -> None:
 
 def test_a_database_that_does_not_answer_is_a_coded_error_naming_the_cause(client: TestClient) -> None:
     response = client.get("/api/v1/test/database-gone")
-    error = assert_error(response, 500, "Common.DatabaseUnavailable")
+    error = assert_error(response, 503, "Common.DatabaseUnavailable")
     assert error["message"] == ("The database cannot serve the request now: "
                                 "(2003, \"Can't connect to MySQL server on '10.0.0.1'\")")
     assert "Traceback" not in response.text and "SELECT 1" not in response.text

@@ -105,4 +105,4 @@ def test_agents_status_survives_failing_peers(agent_state: AgentState, api: Obsh
 
 def test_agents_status_needs_credentials(client: TestClient) -> None:
     body = client.get("/api/v1/agents/status").json()
-    assert body["status"] == 401 and body["error"]["errCode"] == "Common.Unauthorized"
+    assert body["status"] == 400 and body["error"]["errCode"] == "Request.Header.NotFound"

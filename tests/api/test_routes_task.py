@@ -273,7 +273,7 @@ def test_local_lists_and_maintenance(agent: ObshellClient, tasks: AgentTasks) ->
 
 def test_cluster_routes_need_the_cluster_store(agent: ObshellClient) -> None:
     for path in ("/dags/ob", "/dag/ob/unfinish", "/dag/maintain/ob"):
-        assert error_of(agent, "GET", path) == (500, "Task.Engine.Unavailable"), path
+        assert error_of(agent, "GET", path) == (503, "Task.Engine.Unavailable"), path
 
 
 def test_cluster_ids_use_the_cluster_store(agent: ObshellClient, tasks: AgentTasks, tmp_path: Path) -> None:
@@ -303,15 +303,16 @@ def test_task_routes_need_credentials(agent: ObshellClient, http: TestClient, ta
     for method, path, body in (("GET", f"/dag/{gid}", None), ("POST", f"/dag/{gid}", {"operator": "pass"}),
                                ("GET", "/dags/agent", None), ("GET", "/dag/unfinish", None)):
         plain = http.request(method, f"/api/v1/task{path}", json=body)
-        assert plain.status_code == 401 and plain.json()["error"]["errCode"] == "Common.Unauthorized"
+        assert plain.status_code == 400 and plain.json()["error"]["errCode"] == "Request.Header.NotFound"
         wrong = ObshellClient(BASE, password="wrong", http_client=http).raw_request(method, f"/api/v1/task{path}", body)
         assert wrong.status_code == 401
+        assert wrong.json()["error"]["errCode"] == "Security.Authentication.IncorrectOceanbasePassword"
     assert wait_state(agent, gid, "FAILED")["operator"] == "RUN"  # the refused PASS did nothing
 
 
 def test_obproxy_ids_need_the_agent_password(agent: ObshellClient, http: TestClient) -> None:
     obproxy_gid = encode_local_id(3, OWNER, obproxy=True)
-    assert error_of(agent, "GET", f"/dag/{obproxy_gid}") == (401, "Common.Unauthorized")
+    assert error_of(agent, "GET", f"/dag/{obproxy_gid}") == (401, "Security.Authentication.WithAgentPassword")
     with_agent_password = ObshellClient(BASE, agent_password=AGENT_PASSWORD, http_client=http)
     response = with_agent_password.raw_request("GET", f"/api/v1/task/dag/{obproxy_gid}")
     assert response.status_code == 404 and response.json()["error"]["errCode"] == "Task.NotFound"

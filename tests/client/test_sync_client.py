@@ -35,7 +35,8 @@ def test_wrong_password_raises_a_typed_error(http: TestClient) -> None:
     with pytest.raises(ObshellApiError) as info:
         client(http, password="wrong").agents_status()
     err = info.value
-    assert (err.status, err.err_code, err.message) == (401, "Common.Unauthorized", "Unauthorized")
+    assert (err.status, err.err_code) == (401, "Security.Authentication.IncorrectOceanbasePassword")
+    assert err.message == "Unauthorized: incorrect root@sys password"
     assert len(err.trace_id) == 16
 
 
@@ -89,7 +90,7 @@ def test_upload_with_a_wrong_digest_is_refused(http: TestClient, tmp_path: Path,
 
 
 def test_upload_without_credentials_is_refused(http: TestClient, seen: Seen) -> None:
-    assert http.post("/api/v1/clienttest/package", files={"file": ("p", b"x")}).status_code == 401
+    assert http.post("/api/v1/clienttest/package", files={"file": ("p", b"x")}).status_code == 400
     assert seen.uploads == []
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pyobshell.security.auth_error import UNIFORM_MESSAGE, AuthError, AuthFailure
+from pyobshell.security.auth_error import AuthError, AuthFailure
 from pyobshell.security.credentials import StaticPasswords
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.lockout import LockoutPolicy, LockoutTracker
@@ -57,10 +57,12 @@ def verifier(key_pair: AgentKeyPair, clock: FakeClock, lockout: LockoutTracker) 
 
 
 def assert_refused(call: Callable[[], object], *failures: AuthFailure) -> AuthError:
-    """The call raises the uniform 401 and the logged reason is one of ``failures``."""
+    """The call is refused for one of ``failures``, with that failure's obshell code and status."""
     with pytest.raises(AuthError) as info:
         call()
     err = info.value
-    assert (err.status, err.code, err.message) == (401, "Common.Unauthorized", UNIFORM_MESSAGE)
     assert err.failure in failures, f"refused for {err.failure}, expected {failures}"
+    expected = err.failure.value
+    assert (err.status, err.code, err.old_code) == (int(expected.kind), expected.code, expected.old_code)
+    assert err.message.startswith("Unauthorized: "), err.message
     return err

@@ -73,7 +73,7 @@ def test_rpc_call_with_wrong_token_refused(rpc_verifier, key_pair, clock):
     req = RequestBuilder(key_pair.public_key, ClientStyle.AGENT, clock=clock).build(RPC, token=AgentToken.generate().value)
     assert_refused(
         lambda: verifier.verify("POST", RPC, req.headers, b"", "127.0.1.2", allowed=RPC_ONLY),
-        AuthFailure.WRONG_CREDENTIAL,
+        AuthFailure.WRONG_TOKEN,
     )
 
 
@@ -82,10 +82,10 @@ def test_rpc_route_refuses_the_root_password(rpc_verifier, key_pair, clock):
     req = RequestBuilder(key_pair.public_key, ClientStyle.AGENT, clock=clock).build(RPC, password=ROOT_PASSWORD)
     assert_refused(
         lambda: verifier.verify("POST", RPC, req.headers, b"", "127.0.1.2", allowed=RPC_ONLY),
-        AuthFailure.KIND_NOT_ALLOWED,
+        AuthFailure.WRONG_TOKEN,
     )
 
 
 def test_token_is_refused_when_the_agent_has_none(verifier, key_pair, clock):
     req = RequestBuilder(key_pair.public_key, ClientStyle.AGENT, clock=clock).build(RPC, token=AgentToken.generate().value)
-    assert_refused(lambda: verifier.verify("POST", RPC, req.headers, b"", "127.0.1.2"), AuthFailure.WRONG_CREDENTIAL)
+    assert_refused(lambda: verifier.verify("POST", RPC, req.headers, b"", "127.0.1.2"), AuthFailure.WRONG_TOKEN)

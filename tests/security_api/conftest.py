@@ -19,6 +19,7 @@ from pyobshell.api.auth import AGENT, PASSWORD, PUBLIC, CallerDep, accepts
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
 from pyobshell.api.upload_digest import verify_file_digest
+from pyobshell.errors import ErrorCode
 from pyobshell.security.agent_token import AgentToken
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.lockout import LockoutPolicy
@@ -152,10 +153,15 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-def assert_unauthorized(response) -> None:
-    """The one refusal every failure gets: HTTP 401, Common.Unauthorized, nothing more said."""
-    assert response.status_code == 401, response.text
+def assert_refused(response, code: ErrorCode) -> dict:
+    """The refusal obshell gives for ``code``: its status, errCode and numeric ``code``, a message
+    that starts as obshell's wrapped ones do, nothing of a traceback."""
+    assert response.status_code == int(code.kind), response.text
     body = response.json()
-    assert body["successful"] is False and body["status"] == 401
-    assert body["error"] == {"errCode": "Common.Unauthorized", "message": "Unauthorized"}
+    assert body["successful"] is False and body["status"] == int(code.kind)
+    error = body["error"]
+    assert error["errCode"] == code.code, error
+    assert error.get("code", 0) == code.old_code, error
+    assert error["message"].startswith("Unauthorized: "), error
     assert "Traceback" not in response.text
+    return error

@@ -42,7 +42,7 @@ def test_root_password_is_checked_against_the_observer(agent: Path) -> None:
     with ObshellClient(f"{AGENT_IP}:{AGENT_PORT}", password="not-the-password") as wrong:
         with pytest.raises(ObshellApiError) as info:
             wrong.agents_status()
-        assert (info.value.status, info.value.err_code) == (401, "Common.Unauthorized")
+        assert (info.value.status, info.value.err_code) == (401, "Security.Authentication.IncorrectOceanbasePassword")
         with pytest.raises(ObshellApiError):
             wrong.agent_identity()
         assert wrong.info().identity in ("SINGLE", "CLUSTER AGENT")  # public routes need nothing

@@ -12,7 +12,8 @@ from pyobshell.api.route_table import flat_routes
 from pyobshell.security.agent_token import AgentToken
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
-from tests.security_api.conftest import AGENT_PASSWORD, ROOT_PASSWORD, Effects, FakeClock, assert_unauthorized
+from pyobshell.security import auth_error as E
+from tests.security_api.conftest import AGENT_PASSWORD, ROOT_PASSWORD, Effects, FakeClock, assert_refused
 
 
 def rpc_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -34,7 +35,7 @@ def test_the_app_serves_rpc_routes(app: FastAPI) -> None:
 
 def test_every_rpc_route_refuses_a_call_without_credentials(client: TestClient, app: FastAPI, effects: Effects) -> None:
     for method, path in rpc_routes(app):
-        assert_unauthorized(client.request(method, path))
+        assert_refused(client.request(method, path), E.HEADER_NOT_FOUND)
     assert effects.count == 0
 
 
@@ -42,7 +43,7 @@ def test_every_rpc_route_refuses_the_root_password(client: TestClient, app: Fast
     builder = RequestBuilder(key_pair.public_key, ClientStyle.AGENT, clock=clock)
     for method, path in rpc_routes(app):
         built = builder.build(path, password=ROOT_PASSWORD)
-        assert_unauthorized(client.request(method, path, headers=built.headers))
+        assert_refused(client.request(method, path, headers=built.headers), E.WITH_AGENT_PASSWORD)
     assert effects.count == 0
 
 
@@ -61,4 +62,4 @@ def test_agent_credentials_open_rpc_routes(
 
 def test_a_wrong_token_is_refused(client: TestClient, key_pair: AgentKeyPair, clock: FakeClock) -> None:
     built = RequestBuilder(key_pair.public_key, ClientStyle.AGENT, clock=clock).build("/rpc/v1/agent/info", token=AgentToken.generate().value)
-    assert_unauthorized(client.get("/rpc/v1/agent/info", headers=built.headers))
+    assert_refused(client.get("/rpc/v1/agent/info", headers=built.headers), E.INCORRECT_TOKEN)

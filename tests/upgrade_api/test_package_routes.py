@@ -158,14 +158,15 @@ def test_refuses_a_file_sha256_header_for_other_bytes(agent, http, store, tmp_pa
     url = wire.target_url(BASE, "/api/v1/package", None)
     headers = wire.upload_headers(agent.builder(), Credentials.choose(ROOT_PASSWORD, None, None), url, "0" * 64)
     response = http.post(str(url), headers=headers, files={"file": (path.name, path.read_bytes())})
-    assert response.status_code == 401 and response.json()["error"]["errCode"] == "Common.Unauthorized"
+    assert response.status_code == 401
+    assert response.json()["error"]["errCode"] == "Security.Authentication.File.Sha256Mismatch"
     assert_nothing_stored(store, upload_dir)
 
 
 def test_refuses_an_upload_without_credentials(http, store, tmp_path, upload_dir):
     path = packages.build(tmp_path)
     response = http.post("/api/v1/upgrade/package", files={"file": (path.name, path.read_bytes())})
-    assert response.status_code == 401
+    assert response.status_code == 400 and response.json()["error"]["errCode"] == "Request.Header.NotFound"
     assert_nothing_stored(store, upload_dir)
 
 

@@ -21,6 +21,7 @@ from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.lockout import LockoutPolicy, LockoutTracker
 from pyobshell.security.replay_cache import ReplayCache
 from pyobshell.security.request_verifier import RequestVerifier, VerifierSettings
+from pyobshell.security.session_store import SessionStore
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # encrypted JSON bodies; uploads are not read by the auth layer
 
@@ -83,6 +84,7 @@ class AgentSecurity:
     agent_password: AgentPasswordSource = no_agent_password
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     clock: Clock = field(default=system_clock)
+    sessions: SessionStore | None = None  # web sessions (login); None: session ids are not honoured
 
     @classmethod
     def create(
@@ -93,6 +95,7 @@ class AgentSecurity:
         root_password: RootPasswordKeeper | None = None,
         agent_password: AgentPasswordSource = no_agent_password,
         token_checker: Callable[[str], bool] | None = None,
+        sessions: SessionStore | None = None,
         clock: Clock = system_clock,
         lockout_policy: LockoutPolicy = LockoutPolicy(),
         settings: VerifierSettings = VerifierSettings(),
@@ -110,16 +113,20 @@ class AgentSecurity:
             replay_cache=ReplayCache(clock=clock),
             lockout=LockoutTracker(lockout_policy, clock=clock),
             token_checker=token_checker,
+            session_checker=sessions.check if sessions is not None else None,
             settings=settings,
         )
-        return cls(key_pair, verifier, root_password, agent_password, max_body_bytes, clock)
+        return cls(key_pair, verifier, root_password, agent_password, max_body_bytes, clock, sessions)
 
     @classmethod
     def for_agent(
-        cls, home: Path, key_pair: AgentKeyPair, root_password: RootPasswordKeeper, agent_password: AgentPasswordSource = no_agent_password
+        cls, home: Path, key_pair: AgentKeyPair, root_password: RootPasswordKeeper, *,
+        sessions: SessionStore | None = None, settings: VerifierSettings = VerifierSettings(),
+        agent_password: AgentPasswordSource = no_agent_password,
     ) -> "AgentSecurity":
         """The production wiring: real root login, the stored cluster token, default limits."""
         AgentToken.load_or_create(home)  # the first agent of a cluster creates it
         return cls.create(
-            key_pair, root_password=root_password, agent_password=agent_password, token_checker=StoredAgentToken(home)
+            key_pair, root_password=root_password, agent_password=agent_password, token_checker=StoredAgentToken(home),
+            sessions=sessions, settings=settings,
         )

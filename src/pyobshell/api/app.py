@@ -15,6 +15,7 @@ from pyobshell.api import (
     routes_package,
     routes_rpc_agent,
     routes_rpc_task,
+    routes_session,
     routes_task,
     routes_upgrade,
 )
@@ -70,4 +71,5 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(routes_package.router)
     app.include_router(routes_upgrade.router)
     app.include_router(routes_ob_info.router)
+    app.include_router(routes_session.router)
     return app

@@ -16,8 +16,10 @@ route (wins over the router's)::
 policy         credentials accepted                                      used for
 =============  =======================================================  ========================
 ``PUBLIC``     none (but a header that *is* sent must verify)           status, info, secret, time
-``PASSWORD``   root@sys password (``X-OCS-Header``) or agent password   every other ``/api/v1`` route
+``PASSWORD``   root@sys password (``X-OCS-Header``), a web session       every other ``/api/v1`` route
+               (``session_id``) or the agent password
                (``X-OCS-Agent-Header``)
+``LOGIN``      root@sys password only (a ``session_id`` is ignored)      ``POST /api/v1/login``
 ``AGENT``      cluster agent token (``Token``) or agent password        every ``/rpc/v1`` route
 =============  =======================================================  ========================
 
@@ -37,8 +39,8 @@ How it is enforced
 route, verifies the header with the agent's
 :class:`~pyobshell.security.request_verifier.RequestVerifier` (Uri bound to the raw request
 target with its query, Ts window, replay cache, lock-out, credential), decrypts the AES body and
-hands the plaintext JSON to FastAPI, so pydantic validation works as usual. Every refusal is the
-same 401 ``Common.Unauthorized`` envelope. The :func:`accepts` dependency checks again that the
+hands the plaintext JSON to FastAPI, so pydantic validation works as usual. A refusal is
+answered with obshell's error code for it (``security.auth_error``). The :func:`accepts` dependency checks again that the
 request was verified under the declared policy, so a route can never run unauthenticated even
 if the middleware were missing. With ``with_plain_body()`` the body is left untouched (streamed)
 and the handler checks the file with :func:`~pyobshell.api.upload_digest.verify_file_digest`.
@@ -92,7 +94,8 @@ class AuthPolicy:
 
 
 PUBLIC = AuthPolicy(frozenset())
-PASSWORD = AuthPolicy.of(AuthKind.ROOT_PASSWORD, AuthKind.AGENT_PASSWORD)
+PASSWORD = AuthPolicy.of(AuthKind.ROOT_PASSWORD, AuthKind.SESSION, AuthKind.AGENT_PASSWORD)
+LOGIN = AuthPolicy.of(AuthKind.ROOT_PASSWORD)
 AGENT = AuthPolicy.of(AuthKind.AGENT_TOKEN, AuthKind.AGENT_PASSWORD)
 
 # obshell's unauthenticated routes: (path, methods)
@@ -135,8 +138,10 @@ class AuthRequirement:
             raise AuthError(AuthFailure.MISSING_HEADER)
         if enforced.public:
             return caller
-        if caller is None or caller.kind not in enforced.kinds:
-            raise AuthError(AuthFailure.KIND_NOT_ALLOWED)
+        if caller is None:
+            raise AuthError(AuthFailure.MISSING_HEADER)
+        if caller.kind not in enforced.kinds:
+            raise AuthError(AuthFailure.NEEDS_ROOT_PASSWORD)
         return caller
 
 

@@ -27,6 +27,7 @@ from pyobshell.api.auth import (
 from pyobshell.api.envelope import EnvelopeResponse, obshell_error_body
 from pyobshell.api.error_handlers import is_enveloped_path
 from pyobshell.api.route_table import matching_route
+from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 from pyobshell.security.auth_error import AuthError, AuthFailure
 from pyobshell.security.request_verifier import ALL_KINDS, VerifiedRequest, has_auth_header
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Distinct (method, path) pairs whose policy is remembered (paths carry ids, so bounded).
 POLICY_CACHE_ENTRIES = 1024
+CREDENTIAL_CHECK_FAILED = ErrorCode("Security.Authentication.CheckFailed", ErrorKind.UNAVAILABLE,
+                                    "The credential cannot be checked now; try again")
 _NO_ROUTE = object()
 
 
@@ -118,8 +121,12 @@ class AuthMiddleware:
             return
         try:
             verified = await self._verify(scope, receive, headers, policy)
-        except AuthError as err:
+        except ObshellError as err:
             await self._refuse(scope, receive, send, err)
+            return
+        except Exception:  # a failing credential check must not become a bare 500
+            log.exception("credential check failed for %s %s", scope["method"], scope["path"])
+            await self._refuse(scope, receive, send, CREDENTIAL_CHECK_FAILED())
             return
         state[POLICY_STATE_KEY] = policy
         state[CALLER_STATE_KEY] = Caller(kind=verified.kind, header=verified.header, keys=verified.keys)
@@ -130,16 +137,19 @@ class AuthMiddleware:
 
     async def _verify(self, scope: Scope, receive: Receive, headers: dict[str, str], policy: AuthPolicy) -> VerifiedRequest:
         security = _agent_security(scope)
+        if security is None and not has_auth_header(headers):
+            raise AuthError(AuthFailure.MISSING_HEADER)
         if security is None:
             log.warning("no AgentSecurity configured: refusing %s %s", scope["method"], scope["path"])
-            raise AuthError(AuthFailure.MISSING_HEADER)
+            raise CREDENTIAL_CHECK_FAILED()
         encrypted = policy.body is BodyMode.ENCRYPTED
         body = b""
         if encrypted and has_auth_header(headers):
             try:
                 body = await read_body(receive, security.max_body_bytes)
             except BodyTooLarge:
-                raise AuthError(AuthFailure.BODY_UNDECRYPTABLE) from None
+                raise AuthError(AuthFailure.BODY_UNDECRYPTABLE,
+                                f"the body is larger than {security.max_body_bytes} bytes") from None
         client = scope.get("client")
         verify = functools.partial(
             security.verifier.verify,
@@ -151,18 +161,14 @@ class AuthMiddleware:
             allowed=policy.kinds or ALL_KINDS,
             body_encrypted=encrypted,
         )
-        try:
-            # The root password check may log in to the observer: keep it off the event loop.
-            return await anyio.to_thread.run_sync(verify)
-        except AuthError:
-            raise
-        except Exception:  # a failing credential check must not become a 500
-            log.exception("credential check failed for %s %s", scope["method"], scope["path"])
-            raise AuthError(AuthFailure.WRONG_CREDENTIAL) from None
+        # The root password check may log in to the observer: keep it off the event loop. A check
+        # that cannot be made (the cluster store is unreachable) raises its own coded error.
+        return await anyio.to_thread.run_sync(verify)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, err: AuthError) -> None:
-        log.info("401 for %s %s: %s", scope["method"], scope["path"], err.failure.value)
-        await EnvelopeResponse(Request(scope), err.status, error=obshell_error_body(err))(scope, receive, send)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, err: ObshellError) -> None:
+        log.info("%d for %s %s: %s", err.status, scope["method"], scope["path"], err.code)
+        response = EnvelopeResponse(Request(scope), err.status, error=obshell_error_body(err), headers=err.headers or None)
+        await response(scope, receive, send)
 
     def _policy_for(self, scope: Scope) -> AuthPolicy | None:
         """The enforced policy of the route this request reaches; None if no route matches fully."""

@@ -72,7 +72,7 @@ def error_body(code: str, message: str, sub_errors: list[Any] | None = None, old
 
 
 def obshell_error_body(exc: ObshellError) -> dict[str, Any]:
-    return error_body(exc.code, exc.message, exc.sub_errors, getattr(exc, "old_code", 0))
+    return error_body(exc.code, exc.message, exc.sub_errors, exc.old_code)
 
 
 def request_trace_id(request: Request) -> str:

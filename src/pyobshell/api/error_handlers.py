@@ -36,7 +36,7 @@ async def handle_obshell_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ObshellError)
     if exc.status >= 500:
         log.error("%s %s failed: [%s] %s", request.method, request.url.path, exc.code, exc.message)
-    return EnvelopeResponse(request, exc.status, error=obshell_error_body(exc))
+    return EnvelopeResponse(request, exc.status, error=obshell_error_body(exc), headers=exc.headers or None)
 
 
 async def handle_database_error(request: Request, exc: Exception) -> Response:

@@ -64,7 +64,7 @@ def service_for(services: TaskServices, gid: str, caller: Any) -> TaskService:
     """The service owning ``gid``; obproxy ids (prefix 4/5) need the agent password, as in obshell."""
     decoded = decode_generic_id(gid)
     if decoded.is_obproxy and (caller is None or caller.kind is not AuthKind.AGENT_PASSWORD):
-        raise AuthError(AuthFailure.KIND_NOT_ALLOWED)
+        raise AuthError(AuthFailure.NEEDS_AGENT_PASSWORD)
     return services.for_id(gid)
 
 

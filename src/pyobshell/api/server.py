@@ -40,6 +40,8 @@ from pyobshell.ob.connection import ObConnectionPool, PoolOptions
 from pyobshell.ob.monitor import ObStateMonitor
 from pyobshell.ob.target import ObserverConfigError, ObserverTarget, load_observer_target
 from pyobshell.security.keypair import AgentKeyPair
+from pyobshell.security.session_store import SessionStore
+from pyobshell.security.settings import SecuritySettings, SecuritySettingsError
 
 log = logging.getLogger(__name__)
 
@@ -230,10 +232,25 @@ def build_security(config: AgentConfig, target: ObserverTarget, state: AgentStat
             if pool is not None:
                 pool.target = replace(pool.target, password=password)
 
+    try:
+        settings = SecuritySettings.from_env()
+    except SecuritySettingsError as exc:
+        raise AgentStartError(str(exc)) from exc
+    sessions = SessionStore(lambda: state.tasks.cluster_engine if state.tasks is not None else None,
+                            timeout_s=settings.session_timeout_s, origin=f"{config.ip}:{config.port}")
+
+    def password_changed(password: str) -> None:
+        use_new_password(password)
+        try:
+            ended = sessions.end_all()  # as obshell: a new root password ends every web session
+            log.info("the root@sys password changed: %d web session(s) ended", ended)
+        except ObshellError as exc:
+            log.warning("the root@sys password changed, but the sessions could not be ended: %s", exc.message)
+
     key_pair = AgentKeyPair.load_or_create(config.home)
-    keeper = RootPasswordKeeper.for_observer(target, config.home, key_pair, on_change=use_new_password)
+    keeper = RootPasswordKeeper.for_observer(target, config.home, key_pair, on_change=password_changed)
     # No agent password can be set yet; a later set-password route passes its source here.
-    return AgentSecurity.for_agent(config.home, key_pair, keeper)
+    return AgentSecurity.for_agent(config.home, key_pair, keeper, sessions=sessions, settings=settings.verifier)
 
 
 def serve(config: AgentConfig) -> None:

@@ -16,7 +16,7 @@ class ObshellConnectionError(ObshellClientError):
 class ObshellApiError(ObshellClientError):
     """The agent answered with an error envelope (or with something that is not an envelope).
 
-    ``err_code`` is obshell's dotted code (``Common.Unauthorized``); a reply that is not an
+    ``err_code`` is obshell's dotted code (``Security.Authentication.IncorrectOceanbasePassword``); a reply that is not an
     envelope at all gets ``Client.InvalidResponse``.
     """
 

@@ -14,6 +14,6 @@ TASK_TYPE_NOT_MATCH = ErrorCode("Task.Type.NotMatch", X, "task type not match: {
 TASK_TEMPLATE_INVALID = ErrorCode("Task.Template.Invalid", X, "Invalid task template: {}")
 TASK_CONTEXT_INVALID = ErrorCode("Task.Context.Invalid", X, "Invalid task context: {}")
 TASK_OTHER_AGENT = ErrorCode("Task.GenericID.OtherAgent", B, "Task {} belongs to agent {}")
-TASK_ENGINE_UNAVAILABLE = ErrorCode("Task.Engine.Unavailable", X, "Task engine unavailable: {}")
+TASK_ENGINE_UNAVAILABLE = ErrorCode("Task.Engine.Unavailable", ErrorKind.UNAVAILABLE, "Task engine unavailable: {}")
 TENANT_UNDER_MAINTENANCE = ErrorCode("OB.Tenant.UnderMaintenance", X, "Tenant {} is under maintenance")
 MAINTAINER_NOT_INITED = ErrorCode("Task.Maintainer.NotInited", X, "status maintainer is not inited")

@@ -1,43 +1,105 @@
-"""The one error every refused request gets.
+"""Why a request was refused, answered with obshell's own error codes.
 
-Whatever went wrong (no header, undecryptable header, bad padding, wrong password, replay,
-lock-out, ...) the caller sees HTTP 401 ``Common.Unauthorized`` with the message
-"Unauthorized". obshell's detailed messages told a padding failure from a JSON failure (a
-Bleichenbacher oracle) and a wrong password from an expired header; here the precise
-:class:`AuthFailure` is kept on the exception for the agent's own log only.
+obshell's clients branch on these codes: the Python SDK looks its cached public key up again
+only on ``code`` 1 (``Security.Authentication.Header.DecryptFailed``) and tries a candidate
+password on ``code`` 10008; the web UI goes back to its sign-in page on a session error. So
+each refusal carries obshell's ``errCode`` and numeric ``code`` (reference §4.8), wrapped as
+obshell wraps them: the message starts with "Unauthorized: ".
+
+What the codes do not do is open an oracle: a header that does not decrypt and a header that
+decrypts to something that is not a header JSON get the same answer (OpenSSL's implicit
+rejection makes most bad RSA blocks "decrypt" to noise anyway), and no message repeats a
+credential or says how close a guess was.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from pyobshell.errors import COMMON_UNAUTHORIZED, ObshellError
+from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 
-UNIFORM_MESSAGE = "Unauthorized"
+_B, _U = ErrorKind.BAD_REQUEST, ErrorKind.UNAUTHORIZED
+_UNAUTHORIZED_CODE = 10008  # obshell's old code for every credential refusal
+_DECRYPT_CODE = 1  # the SDK refreshes its key on this one
+
+
+def _auth(code: str, template: str, kind: ErrorKind = _U, old_code: int = _UNAUTHORIZED_CODE) -> ErrorCode:
+    return ErrorCode(code, kind, f"Unauthorized: {template}", old_code)
+
+
+HEADER_NOT_FOUND = _auth("Request.Header.NotFound", "the request carries no X-OCS-Header or X-OCS-Agent-Header",
+                         _B, 0)
+HEADER_DECRYPT_FAILED = _auth("Security.Authentication.Header.DecryptFailed",
+                              "decrypt http header failed: it is not a header encrypted with this agent's current "
+                              "public key (GET /api/v1/secret for the key)", old_code=_DECRYPT_CODE)
+URI_MISMATCH = _auth("Security.Authentication.Header.UriMismatch",
+                     "the header's Uri is not the request target (path and query exactly as sent)")
+TIMESTAMP_INVALID = _auth("Security.Authentication.Timestamp.Invalid", "{}")
+EXPIRED = _auth("Security.Authentication.Expired", "{}")
+REPLAYED = _auth("Security.Authentication.Header.Replayed",
+                 "this header was already used; build a new header for every request")
+INCORRECT_OCEANBASE_PASSWORD = _auth("Security.Authentication.IncorrectOceanbasePassword",
+                                     "incorrect root@sys password")
+INCORRECT_AGENT_PASSWORD = _auth("Security.Authentication.IncorrectAgentPassword", "incorrect agent password")
+INCORRECT_TOKEN = _auth("Security.Authentication.IncorrectToken", "incorrect agent token")
+WITH_AGENT_PASSWORD = _auth("Security.Authentication.WithAgentPassword",
+                            "this route needs the agent password (X-OCS-Agent-Header)")
+WITH_OCEANBASE_PASSWORD = _auth("Security.Authentication.WithOceanBasePassword",
+                                "this route needs the root@sys password or a session (X-OCS-Header)")
+SESSION_INVALID = _auth("Security.Authentication.SessionInvalid", "the session does not exist; sign in again")
+SESSION_EXPIRED = _auth("Security.Authentication.SessionExpired", "the session has expired; sign in again")
+FILE_SHA256_MISMATCH = _auth("Security.Authentication.File.Sha256Mismatch",
+                             "X-OCS-File-SHA256 does not name the SHA-256 of the uploaded file", old_code=0)
+LOCKED_OUT = _auth("Security.Authentication.LockedOut",
+                   "too many wrong credentials from {}; locked out for another {} s", ErrorKind.TOO_MANY_REQUESTS, 0)
+BODY_DECRYPT_FAILED = _auth("Request.Body.Decrypt.Failed",
+                            "the body cannot be decrypted with the header's Keys: {}", _B, 0)
 
 
 class AuthFailure(Enum):
-    """Why a request was refused (for logs and tests; never sent to the client)."""
+    """Why a request was refused: the error code it is answered with."""
 
-    LOCKED_OUT = "client address is locked out after repeated wrong credentials"
-    MISSING_HEADER = "no X-OCS-Header or X-OCS-Agent-Header"
-    HEADER_UNDECRYPTABLE = "header is not valid base64 RSA ciphertext for this agent"
-    HEADER_INVALID = "decrypted header is not a valid header"
-    URI_MISMATCH = "header Uri differs from the request target"
-    EXPIRED = "header Ts is in the past"
-    TOO_FAR_AHEAD = "header Ts is too far in the future"
-    REPLAYED = "header was already used"
-    KIND_NOT_ALLOWED = "this credential kind is not accepted here"
-    WRONG_CREDENTIAL = "wrong password, token or session"
-    BODY_UNDECRYPTABLE = "body cannot be decrypted with the header Keys"
+    MISSING_HEADER = HEADER_NOT_FOUND
+    HEADER_UNDECRYPTABLE = HEADER_DECRYPT_FAILED
+    URI_MISMATCH = URI_MISMATCH
+    TS_INVALID = TIMESTAMP_INVALID
+    EXPIRED = EXPIRED
+    REPLAYED = REPLAYED
+    WRONG_ROOT_PASSWORD = INCORRECT_OCEANBASE_PASSWORD
+    WRONG_AGENT_PASSWORD = INCORRECT_AGENT_PASSWORD
+    WRONG_TOKEN = INCORRECT_TOKEN
+    NEEDS_AGENT_PASSWORD = WITH_AGENT_PASSWORD
+    NEEDS_ROOT_PASSWORD = WITH_OCEANBASE_PASSWORD
+    SESSION_INVALID = SESSION_INVALID
+    SESSION_EXPIRED = SESSION_EXPIRED
+    FILE_DIGEST_MISMATCH = FILE_SHA256_MISMATCH
+    LOCKED_OUT = LOCKED_OUT
+    BODY_UNDECRYPTABLE = BODY_DECRYPT_FAILED
+
+
+_DEFAULT_DETAIL = {
+    AuthFailure.TS_INVALID: "the header's Ts is not a valid expiry time",
+    AuthFailure.EXPIRED: "the header has expired (its Ts is in the past)",
+    AuthFailure.BODY_UNDECRYPTABLE: "invalid ciphertext",
+}
 
 
 class AuthError(ObshellError):
-    """HTTP 401 ``Common.Unauthorized`` "Unauthorized"; ``failure`` says why, for the log."""
+    """A refused request. ``failure`` says why; ``args`` fill the message template."""
 
-    def __init__(self, failure: AuthFailure):
-        super().__init__(COMMON_UNAUTHORIZED, UNIFORM_MESSAGE)
+    def __init__(self, failure: AuthFailure, *args: object, headers: dict[str, str] | None = None):
+        code: ErrorCode = failure.value
+        if not args and failure in _DEFAULT_DETAIL:
+            args = (_DEFAULT_DETAIL[failure],)
+        message = code.template.format(*args) if "{}" in code.template else code.template
+        super().__init__(code, message, headers=headers)
         self.failure = failure
 
     def __repr__(self) -> str:
         return f"AuthError({self.failure.name})"
+
+
+def locked_out(address: str, seconds_left: float) -> AuthError:
+    """The lock-out answer: 429 with the time left, also in ``Retry-After``."""
+    left = max(1, int(seconds_left + 0.999))
+    return AuthError(AuthFailure.LOCKED_OUT, address, left, headers={"Retry-After": str(left)})

@@ -29,7 +29,19 @@ PasswordChecker = Callable[[AuthKind, str], bool]
 """``(ROOT_PASSWORD | AGENT_PASSWORD, candidate) -> correct?``"""
 
 SecretChecker = Callable[[str], bool]
-"""``candidate -> valid?`` for agent tokens and session ids."""
+"""``candidate -> valid?`` for agent tokens."""
+
+
+class SessionCheck(Enum):
+    """What a session id turned out to be (the web UI signs in again on either refusal)."""
+
+    VALID = "valid"
+    INVALID = "invalid"  # unknown: never created, signed out, or ended by a password change
+    EXPIRED = "expired"
+
+
+SessionChecker = Callable[[str], SessionCheck]
+"""``session id -> SessionCheck``; a valid session's expiry slides forward (blocking allowed)."""
 
 
 def secrets_equal(candidate: str, expected: str) -> bool:

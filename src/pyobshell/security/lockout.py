@@ -1,9 +1,15 @@
-"""Locks out a client address after repeated wrong credentials.
+"""Locks out a client address after repeated *distinct* wrong credentials.
 
 obshell has no limit at all, and every wrong root password becomes a real OceanBase login
-attempt. Here ``max_failures`` wrong credentials from one address within ``window`` seconds
-lock that address for ``lock_seconds``; while locked, its requests are refused before any
-decryption or password check. A success clears the address's count.
+attempt. Here ``max_failures`` different wrong credentials from one address within ``window``
+seconds lock that address for ``lock_seconds``; while locked, its requests are refused before
+any decryption or password check, with an answer that says so and for how long.
+
+Only distinct credentials count: obshell's Python SDK sends every failed request a second
+time, and an operator who mistyped a password tends to send the same typo again. A wrong
+credential already counted within the window does not count again, so typos do not lock
+anybody out, while guessing (a new candidate each time) does. Candidates are remembered as
+keyed hashes (a random key per process), never as text.
 
 Memory is bounded: at most ``max_addresses`` addresses are tracked; beyond that the least
 recently active one is forgotten (locked addresses are kept in preference).
@@ -11,17 +17,22 @@ recently active one is forgotten (locked addresses are kept in preference).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from pyobshell.security.clock import Clock, system_clock
 
+_FINGERPRINT_KEY = os.urandom(32)
+
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    max_failures: int = 5
-    window: float = 300.0
+    max_failures: int = 10
+    window: float = 600.0
     lock_seconds: float = 300.0
     max_addresses: int = 10_000
 
@@ -32,8 +43,13 @@ class LockoutPolicy:
 
 @dataclass
 class _AddressState:
-    failures: list[float] = field(default_factory=list)
+    failures: dict[bytes, float] = field(default_factory=dict)  # fingerprint -> last seen
     locked_until: float = 0.0
+
+
+def fingerprint(kind: str, candidate: str) -> bytes:
+    """A keyed hash of one wrong credential (what is compared to tell a re-send from a guess)."""
+    return hmac.new(_FINGERPRINT_KEY, f"{kind}\0{candidate}".encode("utf-8"), hashlib.sha256).digest()
 
 
 class LockoutTracker:
@@ -50,19 +66,23 @@ class LockoutTracker:
         with self._lock:
             return len(self._states)
 
-    def is_locked(self, address: str) -> bool:
+    def seconds_left(self, address: str) -> float:
+        """How long ``address`` stays locked (0 when it is not)."""
         with self._lock:
             state = self._states.get(address)
-            return state is not None and state.locked_until > self._clock()
+            return max(0.0, state.locked_until - self._clock()) if state is not None else 0.0
 
-    def record_failure(self, address: str) -> bool:
-        """Count one wrong credential; True if the address is now locked."""
+    def is_locked(self, address: str) -> bool:
+        return self.seconds_left(address) > 0
+
+    def record_failure(self, address: str, credential: bytes = b"") -> bool:
+        """Count one wrong credential (its :func:`fingerprint`); True if the address is now locked."""
         with self._lock:
             now = self._clock()
             state = self._states.pop(address, None) or _AddressState()
             self._states[address] = state  # most recently active last
-            state.failures = [t for t in state.failures if t > now - self.policy.window]
-            state.failures.append(now)
+            state.failures = {fp: t for fp, t in state.failures.items() if t > now - self.policy.window}
+            state.failures[credential] = now
             if len(state.failures) >= self.policy.max_failures:
                 state.locked_until = now + self.policy.lock_seconds
                 state.failures.clear()

@@ -30,6 +30,12 @@ class HeaderFormatError(ValueError):
     """The decrypted header is not a valid header JSON object (detail is for logs only)."""
 
 
+class TimestampFormatError(HeaderFormatError):
+    """The header is a JSON object whose ``Ts`` is missing or not a string of decimal seconds
+    (obshell: ``Security.Authentication.Timestamp.Invalid``; a JSON number there is a decrypt
+    failure, as Go's unmarshalling into a string field fails)."""
+
+
 class ForwardType(IntEnum):
     NOT_FORWARD = 0
     AUTO_FORWARD = 1
@@ -91,12 +97,13 @@ class RequestHeader:
             raise HeaderFormatError("header is not UTF-8 JSON") from None
         if not isinstance(obj, dict):
             raise HeaderFormatError("header JSON is not an object")
-        if "ts" not in obj or obj["ts"] is None:
-            raise HeaderFormatError("Ts is missing")
         if "uri" not in obj or obj["uri"] is None:
             raise HeaderFormatError("Uri is missing")
+        if "ts" not in obj or obj["ts"] is None:
+            raise TimestampFormatError("Ts is missing")
+        ts = _parse_ts(obj["ts"])
         return cls(
-            ts=_parse_ts(obj["ts"]),
+            ts=ts,
             uri=_string(obj, "uri"),
             auth=_string(obj, "auth"),
             keys=_keys(obj.get("keys")),
@@ -146,11 +153,13 @@ def _string(obj: dict[str, Any], name: str) -> str:
 
 
 def _parse_ts(value: Any) -> int:
-    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-        raise HeaderFormatError("Ts is not a string of decimal seconds")
+    if not isinstance(value, str):
+        raise HeaderFormatError("Ts is not a JSON string")
+    if not _DECIMAL.fullmatch(value):
+        raise TimestampFormatError("Ts is not a string of decimal seconds")
     ts = int(value)
     if not _INT64_MIN <= ts <= _INT64_MAX:
-        raise HeaderFormatError("Ts is out of range")
+        raise TimestampFormatError("Ts is out of range")
     return ts
 
 

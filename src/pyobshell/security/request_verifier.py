@@ -4,20 +4,21 @@ Framework-independent: the HTTP layer passes the method, the raw request target 
 query exactly as on the request line), the headers, the raw body and the client address, and
 gets a :class:`VerifiedRequest` or an :class:`AuthError` (always 401 "Unauthorized").
 
-Order of checks, each refusal counted as described in ``auth_error.AuthFailure``:
+Order of checks; each refusal is answered with obshell's error code for it (``auth_error``):
 
-1. client address not locked out (before any decryption or password check);
-2. ``X-OCS-Agent-Header`` (preferred) or ``X-OCS-Header`` present;
-3. header is canonical base64 of whole RSA blocks that decrypt to a valid header JSON;
+1. client address not locked out (before any decryption or password check: 429 LockedOut);
+2. ``X-OCS-Agent-Header`` (preferred) or ``X-OCS-Header`` present (400 Request.Header.NotFound);
+3. header is canonical base64 of whole RSA blocks that decrypt to a valid header JSON
+   (401 DecryptFailed, ``code`` 1, whichever of the two failed);
 4. ``Uri`` equals the raw request target byte for byte;
-5. ``Ts`` (the client's expiry time) is not older than ``clock_skew`` and not later than
-   ``max_lifetime + clock_skew`` from now (the web UI sends now+1800, SDK v2 now+5);
+5. ``Ts`` (the client's expiry time) is a decimal string, not older than ``clock_skew`` and not
+   later than ``max_lifetime + clock_skew`` from now (the web UI sends its own clock + 1800);
 6. the header ciphertext was never seen before (marked used here, whatever happens next, so a
    captured header can never serve as a padding oracle for its body);
 7. the credential kind is allowed on this route: ``Token`` → agent token, else ``session_id``
-   (when sessions are configured, root header only) → session, else the header type decides
-   between root and agent password;
-8. the credential is correct (a wrong one counts towards the lock-out);
+   (root header, on routes that take sessions) → session, else the header type decides between
+   root and agent password;
+8. the credential is correct (a wrong password or token counts towards the lock-out);
 9. the body, if any, decrypts with ``Keys`` (strict base64, 32-byte Keys, valid padding).
 
 The wire format cannot bind the HTTP method or prove the body was not dropped; the caller
@@ -32,14 +33,20 @@ from dataclasses import dataclass
 
 from pyobshell.security import aes_body, rsa_chunks, strict_base64
 from pyobshell.security.aes_body import AesKeys
-from pyobshell.security.auth_error import AuthError, AuthFailure
+from pyobshell.security.auth_error import AuthError, AuthFailure, locked_out
 from pyobshell.security.clock import Clock, system_clock
-from pyobshell.security.credentials import AuthKind, PasswordChecker, SecretChecker
+from pyobshell.security.credentials import AuthKind, PasswordChecker, SecretChecker, SessionCheck, SessionChecker
 from pyobshell.security.crypto_errors import DecryptionError
 from pyobshell.security.keypair import AgentKeyPair
-from pyobshell.security.lockout import LockoutTracker
+from pyobshell.security.lockout import LockoutTracker, fingerprint
 from pyobshell.security.replay_cache import ReplayCache
-from pyobshell.security.request_header import AGENT_HEADER, ROOT_HEADER, HeaderFormatError, RequestHeader
+from pyobshell.security.request_header import (
+    AGENT_HEADER,
+    ROOT_HEADER,
+    HeaderFormatError,
+    RequestHeader,
+    TimestampFormatError,
+)
 from pyobshell.security.rsa_chunks import DEFAULT_MAX_BLOCKS
 
 logger = logging.getLogger(__name__)
@@ -49,8 +56,8 @@ ALL_KINDS = frozenset(AuthKind)
 
 @dataclass(frozen=True)
 class VerifierSettings:
-    clock_skew: float = 60.0  # seconds of clock difference tolerated in either direction
-    max_lifetime: float = 1800.0  # farthest future Ts accepted (web UI: now + 1800)
+    clock_skew: float = 300.0  # seconds of clock difference tolerated in either direction
+    max_lifetime: float = 1800.0  # farthest future Ts accepted beyond the skew (web UI: now + 1800)
     max_header_blocks: int = DEFAULT_MAX_BLOCKS
 
 
@@ -93,7 +100,7 @@ class RequestVerifier:
         replay_cache: ReplayCache | None = None,
         lockout: LockoutTracker | None = None,
         token_checker: SecretChecker | None = None,
-        session_checker: SecretChecker | None = None,
+        session_checker: SessionChecker | None = None,
         settings: VerifierSettings = VerifierSettings(),
     ):
         self._key_pair = key_pair
@@ -127,7 +134,7 @@ class RequestVerifier:
             return self._verify(target, headers, body, client_address, allowed, body_encrypted)
         except AuthError as err:
             path = target.split("?", 1)[0]
-            logger.info("refused %s %s from %s: %s", method, path, client_address, err.failure.value)
+            logger.info("refused %s %s from %s: %s", method, path, client_address, err.code)
             raise
 
     def _verify(
@@ -139,8 +146,10 @@ class RequestVerifier:
         allowed: frozenset[AuthKind],
         body_encrypted: bool,
     ) -> VerifiedRequest:
-        if client_address is not None and self._lockout.is_locked(client_address):
-            raise AuthError(AuthFailure.LOCKED_OUT)
+        if client_address is not None:
+            seconds_left = self._lockout.seconds_left(client_address)
+            if seconds_left > 0:
+                raise locked_out(client_address, seconds_left)
         agent_value = find_header(headers, AGENT_HEADER)
         used_agent_header = agent_value is not None
         value = agent_value if used_agent_header else find_header(headers, ROOT_HEADER)
@@ -154,15 +163,10 @@ class RequestVerifier:
         if not self._replay_cache.add_if_new(ciphertext, header.ts + self._settings.clock_skew):
             raise AuthError(AuthFailure.REPLAYED)
 
-        kind = self._credential_kind(header, used_agent_header)
+        kind = self._credential_kind(header, used_agent_header, allowed)
         if kind not in allowed:
-            raise AuthError(AuthFailure.KIND_NOT_ALLOWED)
-        if not self._credential_ok(kind, header):
-            if client_address is not None:
-                self._lockout.record_failure(client_address)
-            raise AuthError(AuthFailure.WRONG_CREDENTIAL)
-        if client_address is not None:
-            self._lockout.record_success(client_address)
+            raise AuthError(_kind_refusal(kind, allowed))
+        self._check_credential(kind, header, client_address)
 
         keys = _aes_keys_or_none(header.keys)
         plaintext = _decrypt_body(keys, body) if body_encrypted else body
@@ -181,40 +185,74 @@ class RequestVerifier:
             raise AuthError(AuthFailure.HEADER_UNDECRYPTABLE) from None
         try:
             return ciphertext, RequestHeader.parse(plaintext)
-        except HeaderFormatError:
-            raise AuthError(AuthFailure.HEADER_INVALID) from None
+        except TimestampFormatError:
+            raise AuthError(AuthFailure.TS_INVALID) from None
+        except HeaderFormatError:  # the same answer as an undecryptable header: no oracle
+            raise AuthError(AuthFailure.HEADER_UNDECRYPTABLE) from None
 
     def _check_ts(self, ts: int) -> None:
-        now = self._clock()
-        if ts < now - self._settings.clock_skew:
-            raise AuthError(AuthFailure.EXPIRED)
-        if ts > now + self._settings.max_lifetime + self._settings.clock_skew:
-            raise AuthError(AuthFailure.TOO_FAR_AHEAD)
+        now, skew = self._clock(), self._settings.clock_skew
+        if ts < now - skew:
+            raise AuthError(AuthFailure.EXPIRED, f"the header expired {now - ts:.0f} s ago by this agent's clock "
+                                                 f"(clock skew allowed: {skew:.0f} s)")
+        if ts > now + self._settings.max_lifetime + skew:
+            raise AuthError(AuthFailure.TS_INVALID, f"the header's Ts is {ts - now:.0f} s ahead of this agent's clock; "
+                                                    f"at most {self._settings.max_lifetime + skew:.0f} s are accepted")
 
-    def _credential_kind(self, header: RequestHeader, used_agent_header: bool) -> AuthKind:
+    def _credential_kind(self, header: RequestHeader, used_agent_header: bool, allowed: frozenset[AuthKind]) -> AuthKind:
         if header.token:
             return AuthKind.AGENT_TOKEN
-        if header.session_id and self._session_checker is not None and not used_agent_header:
+        if (header.session_id and self._session_checker is not None and not used_agent_header
+                and AuthKind.SESSION in allowed):
             return AuthKind.SESSION
         return AuthKind.AGENT_PASSWORD if used_agent_header else AuthKind.ROOT_PASSWORD
 
-    def _credential_ok(self, kind: AuthKind, header: RequestHeader) -> bool:
-        if kind is AuthKind.AGENT_TOKEN:
-            return self._token_checker is not None and self._token_checker(header.token)
+    def _check_credential(self, kind: AuthKind, header: RequestHeader, client_address: str | None) -> None:
         if kind is AuthKind.SESSION:
-            return self._session_checker is not None and self._session_checker(header.session_id)
-        return self._password_checker(kind, header.auth)
+            assert self._session_checker is not None
+            outcome = self._session_checker(header.session_id)
+            if outcome is SessionCheck.VALID:
+                return
+            raise AuthError(AuthFailure.SESSION_EXPIRED if outcome is SessionCheck.EXPIRED else AuthFailure.SESSION_INVALID)
+        if kind is AuthKind.AGENT_TOKEN:
+            candidate, ok = header.token, self._token_checker is not None and self._token_checker(header.token)
+        else:
+            candidate, ok = header.auth, self._password_checker(kind, header.auth)
+        if ok:
+            if client_address is not None:
+                self._lockout.record_success(client_address)
+            return
+        if client_address is not None and self._lockout.record_failure(client_address, fingerprint(kind.value, candidate)):
+            logger.warning("client %s is locked out for %.0f s after repeated wrong credentials",
+                           client_address, self._lockout.policy.lock_seconds)
+        raise AuthError(_WRONG[kind])
+
+
+_WRONG = {
+    AuthKind.ROOT_PASSWORD: AuthFailure.WRONG_ROOT_PASSWORD,
+    AuthKind.AGENT_PASSWORD: AuthFailure.WRONG_AGENT_PASSWORD,
+    AuthKind.AGENT_TOKEN: AuthFailure.WRONG_TOKEN,
+}
+
+
+def _kind_refusal(kind: AuthKind, allowed: frozenset[AuthKind]) -> AuthFailure:
+    """What to tell a caller whose credential kind this route does not take."""
+    if AuthKind.ROOT_PASSWORD in allowed or AuthKind.SESSION in allowed:
+        return AuthFailure.NEEDS_ROOT_PASSWORD
+    if AuthKind.AGENT_PASSWORD in allowed:
+        return AuthFailure.NEEDS_AGENT_PASSWORD
+    return AuthFailure.WRONG_TOKEN
 
 
 def _decrypt_body(keys: AesKeys | None, body: bytes) -> bytes:
     if not body:
         return b""
-    if keys is None:  # Keys missing or not exactly 32 bytes
-        raise AuthError(AuthFailure.BODY_UNDECRYPTABLE)
+    if keys is None:
+        raise AuthError(AuthFailure.BODY_UNDECRYPTABLE, "the header has no Keys, or they are not 32 bytes (key and IV)")
     try:
         return aes_body.decrypt(keys, body)
-    except DecryptionError:
-        raise AuthError(AuthFailure.BODY_UNDECRYPTABLE) from None
+    except DecryptionError as exc:
+        raise AuthError(AuthFailure.BODY_UNDECRYPTABLE, str(exc) or "invalid ciphertext") from None
 
 
 def _aes_keys_or_none(raw: bytes | None) -> AesKeys | None:
