@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -23,12 +24,14 @@ from pyobshell.errors import ErrorCode
 from pyobshell.security.agent_token import AgentToken
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.lockout import LockoutPolicy
+from pyobshell.security.session_store import SessionStore
 from pyobshell.security.file_digest import sha256_hex
 
 ROOT_PASSWORD = "r00t-S3cret!"
 AGENT_PASSWORD = "ag3nt-pw"
 START = 1_800_000_000.0
 LOCKOUT = LockoutPolicy(max_failures=3, window=60, lock_seconds=120)
+SESSION_TIMEOUT_S = 600.0
 
 
 class FakeClock:
@@ -122,7 +125,21 @@ def agent_token() -> AgentToken:
 
 
 @pytest.fixture
-def security(key_pair: AgentKeyPair, clock: FakeClock, effects: Effects, agent_token: AgentToken) -> AgentSecurity:
+def session_engine(tmp_path: Path) -> Iterator[Engine]:
+    """Stands in for the cluster store's engine (the ``ocs`` database) that sessions live in."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'ocs.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(session_engine: Engine, clock: FakeClock) -> SessionStore:
+    return SessionStore(lambda: session_engine, timeout_s=SESSION_TIMEOUT_S, clock=clock)
+
+
+@pytest.fixture
+def security(key_pair: AgentKeyPair, clock: FakeClock, effects: Effects, agent_token: AgentToken,
+             sessions: SessionStore) -> AgentSecurity:
     def root_check(candidate: str) -> bool:
         effects.root_checks += 1
         effects.root_check_threads.add(threading.get_ident())
@@ -133,6 +150,7 @@ def security(key_pair: AgentKeyPair, clock: FakeClock, effects: Effects, agent_t
         root_check=root_check,
         agent_password=lambda: AGENT_PASSWORD,
         token_checker=agent_token,
+        sessions=sessions,
         clock=clock,
         lockout_policy=LOCKOUT,
     )

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-SDK_CHUNK = 53  # both obshell SDKs and the web UI's library, the 512-bit limit
+SDK_CHUNK = 53  # both obshell SDKs, the 512-bit limit
 
 
 def rsa_sectional(public_key: RSAPublicKey, data: bytes, chunk: int = SDK_CHUNK) -> str:
@@ -26,16 +26,41 @@ def aes_body(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     return base64.b64encode(encryptor.update(padder.update(plaintext) + padder.finalize()) + encryptor.finalize())
 
 
-def web_ui(public_key: RSAPublicKey, now: float, uri: str, password: str, body: dict | None = None) -> tuple[dict, bytes]:
-    """request.js: {Auth, Ts: now+1800 as a string, Uri, Keys only with data}, JSON.stringify."""
+def web_ui_chunk(public_key: RSAPublicKey) -> int:
+    """jsencrypt-ext chunks by the key: k - 11 bytes (117 for a 1024-bit key)."""
+    return public_key.key_size // 8 - 11
+
+
+def web_ui(public_key: RSAPublicKey, now: float, uri: str, password: str, body: dict | None = None, *,
+           session_id: str | None = None, login: bool = False) -> tuple[dict, bytes]:
+    """request.js: {Auth, Ts: now+1800 as a string, Uri (with the query), Keys only with data or
+    on login, session_id from localStorage}, JSON.stringify, RSA in k-11 byte chunks."""
+    headers, raw, _ = web_ui_keys(public_key, now, uri, password, body, session_id=session_id, login=login)
+    return headers, raw
+
+
+def web_ui_keys(public_key: RSAPublicKey, now: float, uri: str, password: str, body: dict | None = None, *,
+                session_id: str | None = None, login: bool = False) -> tuple[dict, bytes, tuple[bytes, bytes]]:
+    """As :func:`web_ui`, also giving the (key, iv) the page keeps to decrypt a login reply."""
     key, iv = os.urandom(16), os.urandom(16)
     header: dict = {"Auth": password, "Ts": str(int(now) + 1800), "Uri": uri}
     raw = b""
-    if body is not None:
+    if body is not None or login:
         header["Keys"] = base64.b64encode(key + iv).decode("ascii")
+    if body is not None:
         raw = aes_body(key, iv, json.dumps(body, separators=(",", ":")).encode())
-    value = rsa_sectional(public_key, json.dumps(header, separators=(",", ":")).encode())
-    return {"X-OCS-Header": value, "Content-Type": "application/json"}, raw
+    if session_id is not None:
+        header["session_id"] = session_id
+    value = rsa_sectional(public_key, json.dumps(header, separators=(",", ":")).encode(), web_ui_chunk(public_key))
+    return {"X-OCS-Header": value, "Content-Type": "application/json"}, raw, (key, iv)
+
+
+def aes_decrypt_text(key: bytes, iv: bytes, value_b64: str) -> str:
+    """CryptoJS.AES.decrypt(value, key, {iv}) of a reply value, as the web UI reads its session id."""
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(base64.b64decode(value_b64)) + decryptor.finalize()
+    unpadder = sym_padding.PKCS7(128).unpadder()
+    return (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
 
 
 def sdk_v2(
