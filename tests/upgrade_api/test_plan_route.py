@@ -159,3 +159,25 @@ def test_bad_upgrade_dirs_are_refused(agent, uploaded, upgrade_dir):
 
 def test_upgrade_dir_is_trimmed(agent, uploaded):
     assert plan(agent, upgradeDir="  /data/upgrade ")["upgrade_dir"] == "/data/upgrade"
+
+
+def test_a_null_upgrade_dir_means_the_default(agent, uploaded):
+    """obshell's SDK sends ``"upgradeDir": null`` when no directory is given (Go: zero value)."""
+    assert plan(agent, upgradeDir=None)["upgrade_dir"] == ""
+
+
+def test_a_null_required_field_is_refused_naming_it(agent, uploaded):
+    error = refused(agent, body(mode=None))
+    assert [sub["field"] for sub in error.sub_errors] == ["mode"]
+
+
+def test_the_upgrade_and_check_bodies_are_obshells():
+    """``UpgradeCheckParam`` is version, release, upgradeDir (the SDK's upgrade_ob_check sends no
+    mode); ``ObUpgradeParam`` adds mode and freeze_server; null means the zero value in both."""
+    from pyobshell.api.routes_upgrade import ObUpgradeParam, UpgradeCheckParam
+
+    check = UpgradeCheckParam.model_validate({"version": "4.2.1.1", "release": packages.RELEASE, "upgradeDir": None})
+    assert (check.upgradeDir, check.to_request().version.number_string) == ("", "4.2.1.1")
+    upgrade = ObUpgradeParam.model_validate({"version": "4.2.1.1", "release": packages.RELEASE, "mode": "rolling",
+                                             "upgradeDir": None, "freeze_server": None})
+    assert (upgrade.upgradeDir, upgrade.freeze_server, upgrade.mode) == ("", False, "ROLLING")

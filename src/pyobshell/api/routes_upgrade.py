@@ -15,7 +15,7 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routes_package import StoreDep
@@ -71,17 +71,39 @@ def _mode(text: str) -> str:
     return UpgradeMode.parse(text).value
 
 
-class ObUpgradeParam(BaseModel):
-    """The body of ``POST /api/v1/ob/upgrade`` (obshell's ``ObUpgradeParam``)."""
+def _null_is(zero: object) -> BeforeValidator:
+    """Go's JSON binding leaves a field at its zero value for ``null``: obshell's SDK sends
+    ``"upgradeDir": null`` when no directory is given."""
+    return BeforeValidator(lambda value: zero if value is None else value)
+
+
+NullText = _null_is("")
+
+
+class UpgradeCheckParam(BaseModel):
+    """The body of ``POST /api/v1/ob/upgrade/check`` (obshell's ``UpgradeCheckParam``: no mode)."""
 
     model_config = ConfigDict(extra="ignore")
-    version: Annotated[str, AfterValidator(_four_numbers)] = Field(description="target version, e.g. 4.2.1.1")
-    release: Annotated[str, AfterValidator(_release)] = Field(
+    version: Annotated[str, NullText, AfterValidator(_four_numbers)] = Field(
+        description="target version, e.g. 4.2.1.1")
+    release: Annotated[str, NullText, AfterValidator(_release)] = Field(
         description="BUILD.DISTRIBUTION, e.g. 101000062023110109.el7")
-    mode: Annotated[str, AfterValidator(_mode)] = Field(description="ROLLING or STOPSERVICE (any case)")
-    upgradeDir: Annotated[str, AfterValidator(_upgrade_dir)] = Field(
-        default="", description="absolute path; empty: <ob home>/upgrade on every host")
-    freeze_server: bool = Field(default=False, description="minor freeze before each observer is stopped")
+    upgradeDir: Annotated[str, NullText, AfterValidator(_upgrade_dir)] = Field(
+        default="", description="absolute path; empty or null: <ob home>/upgrade on every host")
+
+    def to_request(self) -> UpgradeRequest:
+        # The check downloads and unpacks every hop's packages on every host, whatever the mode
+        # will be: it is planned as a stop-service upgrade, which any number of zones allows.
+        return UpgradeRequest(version=Version.parse(self.version), release=Release.parse(self.release),
+                              mode=UpgradeMode.STOPSERVICE, upgrade_dir=self.upgradeDir)
+
+
+class ObUpgradeParam(UpgradeCheckParam):
+    """The body of ``POST /api/v1/ob/upgrade`` and ``/plan`` (obshell's ``ObUpgradeParam``)."""
+
+    mode: Annotated[str, NullText, AfterValidator(_mode)] = Field(description="ROLLING or STOPSERVICE (any case)")
+    freeze_server: Annotated[bool, _null_is(False)] = Field(
+        default=False, description="minor freeze before each observer is stopped")
 
     def to_request(self) -> UpgradeRequest:
         return UpgradeRequest(version=Version.parse(self.version), release=Release.parse(self.release),
@@ -132,7 +154,7 @@ async def _agent_facts(state: AgentState, facts: ClusterFacts) -> tuple[list[Age
     return answering, sorted(expected - set(statuses))
 
 
-async def _gather(body: ObUpgradeParam, store: PackageStore, request: Request,
+async def _gather(body: UpgradeCheckParam, store: PackageStore, request: Request,
                   read_facts: ClusterFactsSource) -> tuple[TaskService, ObConnectionPool, UpgradeInputs]:
     """The cluster's task service, the observer pool and every fact an upgrade decision needs."""
     state = request.app.state.agent
@@ -161,7 +183,7 @@ async def upgrade_ob(body: ObUpgradeParam, store: StoreDep, request: Request,
 
 
 @router.post("/upgrade/check", response_model=DagDetailDTO, summary="Download, verify and unpack the packages")
-async def check_ob_upgrade(body: ObUpgradeParam, store: StoreDep, request: Request,
+async def check_ob_upgrade(body: UpgradeCheckParam, store: StoreDep, request: Request,
                            read_facts: Annotated[ClusterFactsSource, Depends(cluster_facts_source)]) -> DagDetailDTO:
     """The upgrade-check DAG (obshell's): every host downloads, verifies and unpacks the packages
     of every hop, then removes them. Nothing in the cluster changes; no maintenance lock."""
