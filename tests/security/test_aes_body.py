@@ -78,3 +78,36 @@ def test_reply_value_encryption_uses_request_keys():
     keys = AesKeys(NIST_KEY, NIST_IV)
     session_id = "ab" * 32
     assert aes_body.decrypt(keys, aes_body.encrypt_text(keys, session_id)) == session_id.encode()
+
+
+def _pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 4, 7, 64, 1000])
+def test_stream_decryptor_gives_the_plaintext_whatever_the_pieces(piece):
+    keys = AesKeys.generate()
+    plaintext = bytes(range(256)) * 37 + b"tail"
+    stream = aes_body.StreamDecryptor(keys)
+    out = b"".join(stream.update(p) for p in _pieces(aes_body.encrypt(keys, plaintext), piece)) + stream.finish()
+    assert out == plaintext
+
+
+@pytest.mark.parametrize("body", [b"", b"QUJD", b"QUJDRA==QUJD", b"%%%%%%%%"])
+def test_stream_decryptor_refuses_what_decrypt_refuses(body):
+    keys = AesKeys.generate()
+    stream = aes_body.StreamDecryptor(keys)
+    with pytest.raises(DecryptionError):
+        for piece in _pieces(body, 4):
+            stream.update(piece)
+        stream.finish()
+
+
+def test_stream_decryptor_refuses_a_truncated_ciphertext():
+    keys = AesKeys.generate()
+    wire = aes_body.encrypt(keys, b"x" * 100)
+    truncated = base64.b64encode(base64.b64decode(wire)[:-16])  # a whole block short: bad padding
+    stream = aes_body.StreamDecryptor(keys)
+    with pytest.raises(DecryptionError):
+        stream.update(truncated)
+        stream.finish()

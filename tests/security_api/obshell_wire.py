@@ -74,6 +74,13 @@ def sdk_v2(
     return {name: rsa_sectional(public_key, json.dumps(header).encode())}, raw
 
 
+def sdk_v2_raw(public_key: RSAPublicKey, now: float, uri: str, password: str, raw_body: bytes) -> tuple[dict, bytes]:
+    """SDK v2 with a bytes body (``upload_pkg``: the prepared multipart body, encrypted as is)."""
+    key, iv = os.urandom(16), os.urandom(16)
+    header = {"auth": password, "ts": str(int(now) + 600), "uri": uri, "keys": base64.b64encode(key + iv).decode("ascii")}
+    return {"X-OCS-Header": rsa_sectional(public_key, json.dumps(header).encode())}, aes_body(key, iv, raw_body)
+
+
 def custom(public_key: RSAPublicKey, header: dict, chunk: int = SDK_CHUNK) -> dict:
     """An X-OCS-Header holding exactly ``header`` (for malformed or hostile variants)."""
     return {"X-OCS-Header": rsa_sectional(public_key, json.dumps(header).encode(), chunk)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,8 @@ from pyobshell.sim.rpm_writer import RpmFileEntry
 from pyobshell.upgrade.package_store import PackageStore
 
 from upgrade.rpm_factory import ROUTE_YAML
+
+from tests.security_api import obshell_wire
 
 from . import packages
 from .conftest import BASE, MAX_UPLOAD_BYTES, ROOT_PASSWORD, assert_nothing_stored
@@ -196,3 +199,56 @@ def test_malformed_ids_are_bad_requests(agent, pkg_id, code):
                          ("GET", f"/api/v1/upgrade/package/{pkg_id}/download")):
         response = agent.raw_request(method, path)
         assert response.status_code == 400 and response.json()["error"]["errCode"] == code
+
+
+# --- obshell's Python SDK: the whole multipart body AES-encrypted, no file digest header ------
+
+
+def sdk_upload(http: TestClient, key_pair, path: Path, route: str = "/api/v1/upgrade/package", *,
+               encrypt: bool = True, cut: int = 0):
+    """What ``ClientV1.upload_pkg`` sends: requests' multipart body for field ``file``, then the
+    v2 auth encrypts the bytes with the header's Keys (base64 of AES-CBC), no X-OCS-File-SHA256."""
+    boundary = "8c3f1b2a9d4e4f60a7b5c6d7e8f90123"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n\r\n"
+            .encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode())
+    if encrypt:
+        headers, raw = obshell_wire.sdk_v2_raw(key_pair.public_key, time.time(), route, ROOT_PASSWORD, body)
+    else:
+        headers, raw = obshell_wire.sdk_v2(key_pair.public_key, time.time(), route, ROOT_PASSWORD)[0], body
+    headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    return http.post(route, headers=headers, content=raw[:len(raw) - cut] if cut else raw)
+
+
+def test_the_sdks_encrypted_upload_is_stored_and_answered_with_the_route_file(http, key_pair, store, tmp_path):
+    ce, libs = packages.build_pair(tmp_path / "rpms")
+    response = sdk_upload(http, key_pair, ce)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert set(data) == GO_FIELDS  # obshell's storage struct, Go field names
+    assert data["UpgradeDepYaml"] == ROUTE_YAML and data["Sha256"] == hashlib.sha256(ce.read_bytes()).hexdigest()
+    libs_data = sdk_upload(http, key_pair, libs).json()["data"]
+    assert libs_data["Name"] == "oceanbase-ce-libs" and libs_data["UpgradeDepYaml"] == ""
+    assert [p.name for p in store.list()] == ["oceanbase-ce-libs", "oceanbase-ce"]
+    assert store.get(data["PkgId"]).sha256 == data["Sha256"]
+
+
+def test_a_plain_multipart_body_with_keys_in_the_header_is_read_as_it_is(http, key_pair, store, tmp_path):
+    """The web UI sends form data unencrypted; a header with Keys does not make it ciphertext."""
+    ce = packages.build(tmp_path / "rpms")
+    assert sdk_upload(http, key_pair, ce, encrypt=False).status_code == 200
+    assert [p.name for p in store.list()] == ["oceanbase-ce"]
+
+
+def test_a_truncated_encrypted_upload_is_refused_and_leaves_nothing(http, key_pair, store, tmp_path, upload_dir):
+    ce = packages.build(tmp_path / "rpms")
+    response = sdk_upload(http, key_pair, ce, cut=100)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["errCode"] in ("Request.Body.Decrypt.Failed", "Request.Multipart.Invalid")
+    assert_nothing_stored(store, upload_dir)
+
+
+def test_the_new_upload_route_keeps_a_plain_multipart_body(http, key_pair, store, tmp_path, upload_dir):
+    ce = packages.build(tmp_path / "rpms")
+    response = sdk_upload(http, key_pair, ce, route="/api/v1/package")
+    assert response.status_code == 400  # ciphertext is no multipart body there, as in obshell
+    assert_nothing_stored(store, upload_dir)

@@ -4,6 +4,12 @@ Starlette's form parser spools files to the system temp directory and has no lim
 file's size; a package upload needs both: the file goes to a private temporary file in a
 directory the agent chooses (its home), at most ``max_bytes`` of it, hashed on the way, and
 only a chunk of it is in memory at a time. Disk writes run in a worker thread.
+
+obshell decrypts the body of ``POST /api/v1/upgrade/package`` like any other when the header
+carries ``Keys``, and its Python SDK sends the whole multipart body AES-encrypted there. Given
+the request's keys, the body is therefore decrypted as it streams in, unless it is plainly a
+multipart body already (it starts with the ``--`` of a boundary, which base64 never does: the
+web UI sends its form data unencrypted).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from pyobshell.errors import ErrorCode, ErrorKind
+from pyobshell.security.aes_body import AesKeys, StreamDecryptor
+from pyobshell.security.auth_error import AuthError, AuthFailure
+from pyobshell.security.crypto_errors import DecryptionError
 
 _B = ErrorKind.BAD_REQUEST
 FILE_MISSING = ErrorCode("Request.File.Missing", _B, "File '{}' in the request is missing: {}")
@@ -139,8 +149,10 @@ class _Receiver:
             self.path.unlink(missing_ok=True)
 
 
-async def receive_file(request: Request, field_name: str, directory: Path, max_bytes: int) -> ReceivedFile:
-    """Stream the multipart field ``field_name`` of ``request`` into ``directory``.
+async def receive_file(request: Request, field_name: str, directory: Path, max_bytes: int,
+                       keys: AesKeys | None = None) -> ReceivedFile:
+    """Stream the multipart field ``field_name`` of ``request`` into ``directory``; ``keys``:
+    the body may be AES-encrypted with them (see the module's note).
 
     Raises a 400 :class:`~pyobshell.errors.ObshellError` (nothing left on disk) when the
     body is not multipart, is malformed or truncated, lacks the field, or the file is larger
@@ -150,14 +162,17 @@ async def receive_file(request: Request, field_name: str, directory: Path, max_b
     if content_type != b"multipart/form-data" or not boundary:
         raise FILE_MISSING(field_name, "the body is not multipart/form-data")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD_BYTES:
+    limit = max_bytes + MULTIPART_OVERHEAD_BYTES
+    if keys is not None:
+        limit = limit * 4 // 3 + 64  # base64 of the ciphertext
+    if declared.isdigit() and int(declared) > limit:
         raise FILE_TOO_LARGE(field_name, max_bytes)  # refused before reading anything
     receiver = _Receiver(field_name, directory, max_bytes)
     try:
         await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
         parser = _parser(boundary, receiver)
         pending = bytearray()
-        async for chunk in request.stream():
+        async for chunk in _plain_body(request, keys):
             pending += chunk
             if len(pending) >= FLUSH_BYTES:
                 await _feed(parser, bytes(pending))
@@ -175,6 +190,30 @@ async def receive_file(request: Request, field_name: str, directory: Path, max_b
         await anyio.to_thread.run_sync(receiver.discard)
         raise
     return ReceivedFile(receiver.path, receiver.filename, receiver.size, receiver.digest.hexdigest())
+
+
+async def _plain_body(request: Request, keys: AesKeys | None) -> AsyncIterator[bytes]:
+    """The body's bytes as multipart: decrypted on the way when it came encrypted."""
+    stream = request.stream()
+    decryptor: StreamDecryptor | None = None
+    first = True
+    async for chunk in stream:
+        if first and chunk:
+            first = False
+            if keys is not None and not chunk.lstrip(b"\r\n").startswith(b"--"):
+                decryptor = StreamDecryptor(keys)
+        if decryptor is None:
+            yield chunk
+            continue
+        try:
+            yield decryptor.update(chunk)
+        except DecryptionError as exc:
+            raise AuthError(AuthFailure.BODY_UNDECRYPTABLE, str(exc)) from None
+    if decryptor is not None:
+        try:
+            yield decryptor.finish()
+        except DecryptionError as exc:
+            raise AuthError(AuthFailure.BODY_UNDECRYPTABLE, f"{exc} (truncated upload?)") from None
 
 
 def _parser(boundary: bytes, receiver: _Receiver) -> MultipartParser:

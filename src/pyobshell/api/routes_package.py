@@ -1,11 +1,14 @@
 """Upgrade packages: upload, list, delete, and read back (the cluster's package store).
 
 * ``POST /api/v1/upgrade/package`` and ``POST /api/v1/package``: multipart field ``file``.
-  Both are authenticated (obshell leaves the second one open) and both require the file's
-  ``X-OCS-File-SHA256``; the body is not encrypted. The file is streamed to a private
-  temporary file in the agent home (at most ``PYOBSHELL_PACKAGE_MAX_BYTES``), checked by
-  the header, then verified and stored by :class:`PackageStore` in a worker thread. A
-  refused package is a 4xx envelope and nothing is stored.
+  Both are authenticated (obshell leaves the second one open). On the first, as in obshell,
+  a header with ``Keys`` means the whole multipart body is AES-encrypted (obshell's Python SDK
+  sends it so); the second takes plain multipart only. ``X-OCS-File-SHA256`` is optional: when
+  sent it must name the file. The file is streamed to a private temporary file in the agent
+  home (at most ``PYOBSHELL_PACKAGE_MAX_BYTES``), then verified (the RPM's own digests) and
+  stored by :class:`PackageStore` in a worker thread. A refused package is a 4xx envelope and
+  nothing is stored. The first answers obshell's storage struct (Go field names, with the
+  route file's text in ``UpgradeDepYaml``), the second the snake_case ``UpgradePkgInfo``.
 * ``GET /api/v1/upgrade/package/info``: every package, newest first.
 * ``DELETE /api/v1/upgrade/package/{id}``: 404 when there is no such package (obshell
   answers success whatever matched).
@@ -33,12 +36,13 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
 
-from pyobshell.api.auth import PASSWORD, accepts
+from pyobshell.api.auth import PASSWORD, CallerDep, accepts
 from pyobshell.api.multipart_upload import receive_file
 from pyobshell.api.package_models import PackageInfo, UpgradePkgInfo
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.upload_digest import verify_file_digest
 from pyobshell.errors import ErrorCode, ErrorKind
+from pyobshell.security.aes_body import AesKeys
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.package_store import PackageStore
 
@@ -69,8 +73,8 @@ _UPLOAD_DOC = {
         }}},
     },
     "parameters": [{
-        "name": "X-OCS-File-SHA256", "in": "header", "required": True, "schema": {"type": "string"},
-        "description": "base64 of the agent-key RSA encryption of the file's lower-case hex SHA-256",
+        "name": "X-OCS-File-SHA256", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "optional: base64 of the agent-key RSA encryption of the file's lower-case hex SHA-256",
     }],
 }
 
@@ -113,8 +117,8 @@ SettingsDep = Annotated[UploadSettings, Depends(upload_settings)]
 
 @router.post("/api/v1/upgrade/package", response_model=UpgradePkgInfo, dependencies=_UPLOAD,
              openapi_extra=_UPLOAD_DOC, summary="Upload an upgrade package (obshell's storage-struct answer)")
-async def upload_package(request: Request, store: StoreDep, settings: SettingsDep) -> UpgradePkgInfo:
-    package = await _receive_and_store(request, store, settings)
+async def upload_package(request: Request, store: StoreDep, settings: SettingsDep, caller: CallerDep) -> UpgradePkgInfo:
+    package = await _receive_and_store(request, store, settings, caller.keys if caller is not None else None)
     route_text = await anyio.to_thread.run_sync(store.route_file_text, package.pkg_id)
     return UpgradePkgInfo.of(package, route_text)
 
@@ -174,8 +178,9 @@ def parse_pkg_id(text: str) -> int:
     return pkg_id
 
 
-async def _receive_and_store(request: Request, store: PackageStore, settings: UploadSettings) -> StoredPackage:
-    received = await receive_file(request, FILE_FIELD, settings.directory, settings.max_bytes)
+async def _receive_and_store(request: Request, store: PackageStore, settings: UploadSettings,
+                             keys: AesKeys | None = None) -> StoredPackage:
+    received = await receive_file(request, FILE_FIELD, settings.directory, settings.max_bytes, keys)
     try:
         security = request.app.state.agent.security
         await anyio.to_thread.run_sync(verify_file_digest, request, security, received.sha256)

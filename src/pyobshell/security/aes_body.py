@@ -87,3 +87,47 @@ def decrypt(keys: AesKeys, body: bytes | str) -> bytes:
 def encrypt_text(keys: AesKeys, value: str) -> str:
     """Encrypt a reply value (session id, SSO token) the way obshell returns it in ``data``."""
     return encrypt(keys, value.encode("utf-8")).decode("ascii")
+
+
+class StreamDecryptor:
+    """:func:`decrypt` for a body that arrives in pieces (an encrypted multipart upload of
+    hundreds of MiB): base64 and AES-CBC are both decoded block by block, so memory stays at one
+    piece whatever the size. The same strictness: canonical base64 (padding only at the very
+    end), whole blocks, valid PKCS#7 padding, checked by :meth:`finish`.
+    """
+
+    def __init__(self, keys: AesKeys):
+        self._text = bytearray()  # base64 not decoded yet (held back: it may be the end)
+        self._decryptor = keys._cipher().decryptor()
+        self._unpadder = padding.PKCS7(AES_BLOCK_SIZE * 8).unpadder()
+        self._ciphertext_bytes = 0
+
+    def update(self, piece: bytes) -> bytes:
+        """The plaintext that ``piece`` completes (possibly none yet)."""
+        self._text += piece
+        # Keep the last quantum back: only the final one may carry '=' padding.
+        ready = (len(self._text) - 1) // 4 * 4 if self._text else 0
+        if ready <= 0:
+            return b""
+        head = bytes(self._text[:ready])
+        del self._text[:ready]
+        if b"=" in head:
+            raise DecryptionError("base64 padding before the end of the body")
+        return self._decrypt(strict_base64.decode(head))
+
+    def finish(self) -> bytes:
+        """The last plaintext; raises :class:`DecryptionError` if the body was not a whole ciphertext."""
+        tail = strict_base64.decode(bytes(self._text)) if self._text else b""
+        self._text.clear()
+        plaintext = self._decrypt(tail)
+        if not self._ciphertext_bytes or self._ciphertext_bytes % AES_BLOCK_SIZE:
+            raise DecryptionError("AES ciphertext is not a whole, non-zero number of blocks")
+        plaintext += self._unpadder.update(self._decryptor.finalize())
+        try:
+            return plaintext + self._unpadder.finalize()
+        except ValueError:
+            raise DecryptionError("invalid PKCS#7 padding") from None
+
+    def _decrypt(self, ciphertext: bytes) -> bytes:
+        self._ciphertext_bytes += len(ciphertext)
+        return self._unpadder.update(self._decryptor.update(ciphertext))
