@@ -28,12 +28,24 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from pyobshell.cluster.cluster_agent import ClusterAgent
-from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskEngine, TaskRegistry, TaskService, TaskServices, TaskStore
+from pyobshell.cluster.peer_reads import read_from_peers
+from pyobshell.engine import (
+    DEFAULT_REGISTRY,
+    AgentInfo,
+    DagDetailDTO,
+    StoreKind,
+    TaskEngine,
+    TaskRegistry,
+    TaskService,
+    TaskServices,
+    TaskStore,
+)
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.errors import ObshellError
 from pyobshell.ob.state import ObState
@@ -191,6 +203,36 @@ class AgentTasks:
                 await self.cluster_agent.start()
 
     # -- hooks for the HTTP layer ---------------------------------------------------------
+    def peers(self) -> list[AgentInfo]:
+        """The other agents of the cluster (none before this agent has joined)."""
+        agent = self.cluster_agent
+        if agent is None or not agent.joined:
+            return []
+        return [a for a in (AgentInfo(r.ip, r.port) for r in agent.registry.agents()) if a != self.owner]
+
     def under_maintenance(self) -> bool:
         """``underMaintenance`` of /api/v1/status: the local maintenance lock is held (blocking)."""
         return self.local.service.is_under_maintenance()
+
+
+MAINTENANCE_DAG_PATH = "/api/v1/task/dag/maintain/agent"
+
+
+def all_agents_maintenance_dags(tasks: AgentTasks, password: str, show_details: bool) -> list[DagDetailDTO]:
+    """This agent's latest maintenance DAG and every peer's (blocking: asks the peers); agents
+    that have none, or do not answer, are left out."""
+    dags: list[DagDetailDTO] = []
+    try:
+        dags.append(tasks.local.service.get_maintenance_dag(show_details))
+    except ObshellError as exc:
+        log.debug("no local maintenance DAG: %s", exc.message)
+    peers = tasks.peers()
+    if peers and tasks.cluster_agent is not None:
+        query = f"?show_details={'true' if show_details else 'false'}"
+        answers = read_from_peers(tasks.cluster_agent.peers, peers, MAINTENANCE_DAG_PATH + query, password)
+        for agent in (a for a in peers if a in answers):
+            try:
+                dags.append(DagDetailDTO.model_validate(answers[agent]))
+            except ValidationError as exc:
+                log.warning("agent %s answered a maintenance DAG that is not a DAG: %s", agent, exc.errors()[:1])
+    return dags

@@ -254,6 +254,7 @@ def test_bad_query_and_unknown_routes(agent: ObshellClient, tasks: AgentTasks) -
 
 def test_local_lists_and_maintenance(agent: ObshellClient, tasks: AgentTasks) -> None:
     assert error_of(agent, "GET", "/dag/maintain/agent") == (404, "Task.NotFound")
+    assert call(agent, "GET", "/dag/maintain/agents")[1]["data"] == {"contents": []}
     done = create(tasks, Ok(name="x"))
     wait_state(agent, done, "SUCCEED")
     held = create(tasks, Hold(name="hold"), maintainer=Maintainer.global_())
@@ -265,6 +266,8 @@ def test_local_lists_and_maintenance(agent: ObshellClient, tasks: AgentTasks) ->
         assert [d["id"] for d in call(agent, "GET", path, show_details="false")[1]["data"]["contents"]] == [held]
     maintained = call(agent, "GET", "/dag/maintain/agent")[1]["data"]
     assert (maintained["id"], maintained["maintenance_type"]) == (held, 2)
+    every = call(agent, "GET", "/dag/maintain/agents", show_details="false")[1]["data"]["contents"]
+    assert [d["id"] for d in every] == [held]  # a single agent: its own (the peers: the SDK tier)
     RELEASE.set()
     wait_state(agent, held, "SUCCEED")
     assert agent.status().underMaintenance is False

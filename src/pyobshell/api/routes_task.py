@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from pyobshell.agent_tasks import AgentTasks
+from pyobshell.agent_tasks import AgentTasks, all_agents_maintenance_dags
 from pyobshell.api.auth import PASSWORD, CallerDep, accepts
 from pyobshell.api.routing import obshell_router
 from pyobshell.engine import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO, TaskService, TaskServices
@@ -58,6 +58,7 @@ async def task_services(tasks: Annotated[AgentTasks, Depends(agent_tasks)]) -> T
 
 
 ServicesDep = Annotated[TaskServices, Depends(task_services)]
+TasksDep = Annotated[AgentTasks, Depends(agent_tasks)]
 
 
 def service_for(services: TaskServices, gid: str, caller: Any) -> TaskService:
@@ -112,6 +113,13 @@ def get_cluster_maintenance_dag(services: ServicesDep, show_details: ShowDetails
 @router.get("/dag/maintain/agent", response_model=DagDetailDTO, summary="Latest maintenance DAG of this agent")
 def get_local_maintenance_dag(services: ServicesDep, show_details: ShowDetails = True) -> DagDetailDTO:
     return services.local.get_maintenance_dag(show_details)
+
+
+@router.get("/dag/maintain/agents", response_model=list[DagDetailDTO],
+            summary="Latest maintenance DAG of every agent of the cluster (those that have one)")
+def get_all_agents_maintenance_dags(request: Request, tasks: TasksDep, show_details: ShowDetails = True,
+                                    ) -> list[DagDetailDTO]:
+    return all_agents_maintenance_dags(tasks, request.app.state.agent.root_password(), show_details)
 
 
 @router.get("/dag/{gid}", response_model=DagDetailDTO, summary="A DAG by generic id")
