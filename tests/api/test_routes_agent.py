@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+
+import pyobshell
 import platform
 import re
 from datetime import datetime, timezone
@@ -30,7 +32,8 @@ def test_status_fields(client: TestClient) -> None:
     assert status["agent"] == {"ip": "127.0.0.1", "port": 2886, "identity": "SINGLE"}
     assert status["state"] == ServerState.RUNNING == 2
     assert status["pid"] == os.getpid() and status["port"] == 2886
-    assert re.fullmatch(r"\d+\.\d+\.\d+-\w+", status["version"])
+    assert status["version"] == "4.5.0.0-0"  # the obshell API level; clients compare it with obshell's
+    assert status["pyobshellVersion"] == pyobshell.__version__
     assert abs(status["startAt"] / 1e9 - datetime.now().timestamp()) < 3600  # nanoseconds, not seconds
     assert status["obState"] == 0 and status["underMaintenance"] is False
     assert "sqlPort" not in status  # no observer configured: omitted, like obshell's omitempty
@@ -57,6 +60,7 @@ def test_info_fields(client: TestClient, tmp_path: Path) -> None:
     info = data(client, "/api/v1/info")
     assert info["homePath"] == str(tmp_path)
     assert info["identity"] == "SINGLE" and info["supportedAuth"] == ["v2"]
+    assert (info["version"], info["pyobshellVersion"]) == ("4.5.0.0-0", pyobshell.__version__)
     assert info["architecture"] == platform.machine()
     assert info["security"] is False and info["isObproxyAgent"] is False
     assert {"pid", "state", "startAt", "obVersion", "ip", "port", "zone", "version"} <= set(info)

@@ -73,3 +73,14 @@ def test_nothing_to_do_is_a_failure_with_a_clear_line(cluster: dict, upgrade) ->
                     str(cluster["pkg_dir"]), "-y", "--json", check=False, env=ENV)
     assert again.returncode == 1
     assert "already runs 4.2.1.1" in json.loads(again.stdout)["error"]["message"]
+
+
+def test_status_names_states_and_shows_both_versions(cluster: dict, upgrade) -> None:
+    plain = run_cli("cluster", "status", "--agent", cluster["agent"], env={**ENV, "COLUMNS": "200"}).stdout
+    agent_rows = [line for line in plain.splitlines() if ":2886" in line and "CLUSTER AGENT" in line]
+    assert len(agent_rows) == 3, plain
+    for row in agent_rows:
+        assert "RUNNING" in row and "CONNECTION_AVAILABLE" in row and "4.5.0.0-0" in row, row
+    status = cli_json("cluster", "status", "--agent", cluster["agent"])
+    assert {a["state"] for a in status["agents"].values()} == {2}  # the numbers stay in --json
+    assert {a["obState"] for a in status["agents"].values()} == {3}

@@ -17,6 +17,22 @@ class ServerState(IntEnum):
     STOPPED = 4
 
 
+class ObStateName(IntEnum):
+    """obState by the names obshell's SDK gives it (``ObState.STATE_*``)."""
+
+    PROCESS_NOT_RUNNING = 0
+    PROCESS_RUNNING = 1
+    CONNECTION_RESTRICTED = 2
+    CONNECTION_AVAILABLE = 3
+
+    @classmethod
+    def of(cls, value: int) -> str:
+        try:
+            return cls(value).name
+        except ValueError:
+            return str(value)
+
+
 class AgentIdentity(StrEnum):
     SINGLE = "SINGLE"
     MASTER = "MASTER"
@@ -47,7 +63,8 @@ class AgentStatus(BaseModel):
 
     agent: AgentInfoWithIdentity
     state: ServerState
-    version: str = Field(description='"<VERSION>-<RELEASE>" of this agent')
+    version: str = Field(description='"<VERSION>-<RELEASE>" of the obshell API this agent implements')
+    pyobshellVersion: str = Field(default="", description="pyobshell's own version")
     pid: int
     startAt: int = Field(description="start time, unix nanoseconds")
     port: int
@@ -69,7 +86,9 @@ class AgentDetail(BaseModel):
     port: int
     zone: str
     identity: AgentIdentity
-    version: str
+    version: str = Field(description='"<VERSION>-<RELEASE>" of the obshell API this agent implements (clients '
+                                     'compare it with obshell versions)')
+    pyobshellVersion: str = Field(default="", description="pyobshell's own version")
     isObproxyAgent: bool = False
     security: bool = Field(description="an agent password is set")
     supportedAuth: list[str] = Field(default_factory=lambda: ["v2"])

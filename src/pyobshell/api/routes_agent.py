@@ -11,7 +11,7 @@ from pyobshell.api.dependencies import agent_state
 from pyobshell.api.envelope import rfc3339_nano
 from pyobshell.api.models import AgentDetail, AgentSecret, AgentStatus
 from pyobshell.api.routing import obshell_router
-from pyobshell.api.state import AgentState
+from pyobshell.api.state import PYOBSHELL_VERSION, AgentState
 
 router = obshell_router(prefix="/api/v1", tags=["agent"])
 
@@ -45,6 +45,7 @@ async def get_info(state: StateDep) -> AgentDetail:
         zone=state.observer.zone if state.observer is not None else "",
         identity=state.identity,
         version=state.version,
+        pyobshellVersion=PYOBSHELL_VERSION,
         security=state.agent_password_set(),
     )
 

@@ -20,8 +20,13 @@ from pyobshell.ob.monitor import ObStateMonitor
 from pyobshell.ob.state import ObState
 from pyobshell.ob.target import ObserverTarget
 
-AGENT_RELEASE = "1"
-AGENT_VERSION = f"{__version__}-{AGENT_RELEASE}"
+# The obshell release whose API behaviour pyobshell implements (what obshell's clients branch
+# on: v2 auth only, errCode with the old numeric code, plain passwords in bodies (>= 4.2.4.0),
+# 1024-bit keys (>= 4.4.2.0), /api/v1/package, sessions); its RELEASE as obshell's own builds
+# from source give it. pyobshell's own version travels as pyobshellVersion.
+OBSHELL_API_VERSION = "4.5.0.0"
+AGENT_VERSION = f"{OBSHELL_API_VERSION}-0"
+PYOBSHELL_VERSION = __version__
 
 # Statuses of the other agents of the cluster, keyed "ip:port"; unreachable ones left out.
 PeerStatuses = Callable[[], Awaitable[dict[str, AgentStatus]]]
@@ -98,6 +103,7 @@ class AgentState:
             agent=self.agent,
             state=self.server_state,
             version=self.version,
+            pyobshellVersion=PYOBSHELL_VERSION,
             pid=self.pid,
             startAt=self.start_at_ns,
             port=self.port,

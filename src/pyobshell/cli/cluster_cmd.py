@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from pyobshell.api.models import ObStateName, ServerState
 from pyobshell.cli.agent_access import AgentOption, JsonOption, connect
 from pyobshell.cli.output import Output, reported
 from pyobshell.cli.upgrade_flow import UpgradeOptions, run_upgrade
@@ -88,6 +89,13 @@ def cluster_state(client: ObshellClient, out: Output) -> dict[str, Any]:
             "ob_info": info, "unfinished_tasks": running, "maintenance_task": maintenance}
 
 
+def _server_state(value: int) -> str:
+    try:
+        return ServerState(value).name
+    except ValueError:
+        return str(value)
+
+
 def print_cluster_state(out: Output, state: dict[str, Any]) -> None:
     info = state["ob_info"]
     cluster = info.get("obcluster_info", {})
@@ -103,10 +111,12 @@ def print_cluster_state(out: Output, state: dict[str, Any]) -> None:
     if servers:
         out.table("servers", ("zone", "zone status", "server", "sql port", "status", "build", "rootserver",
                               "agent port"), servers)
-    agents = [(key, a["agent"]["identity"], a["state"], a["obState"], a["version"],
+    agents = [(key, a["agent"]["identity"], _server_state(a["state"]), ObStateName.of(a["obState"]),
+               a.get("pyobshellVersion") or "", a["version"],
                "yes" if a["underMaintenance"] else "", "yes" if key == maintainer_key else "")
               for key, a in sorted(state["agents"].items())]
-    out.table("agents", ("agent", "identity", "state", "obState", "version", "maintenance", "maintainer"), agents)
+    out.table("agents", ("agent", "identity", "state", "obState", "pyobshell", "obshell API", "maintenance",
+                         "maintainer"), agents)
     tasks = [(t["id"], t["name"], t["state"], t["operator"], f"{t['stage']}/{t['max_stage']}")
              for t in state["unfinished_tasks"]]
     if tasks:
