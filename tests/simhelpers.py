@@ -84,3 +84,33 @@ def query(conn: pymysql.Connection, sql: str, args: tuple | None = None) -> list
     with conn.cursor() as cursor:
         cursor.execute(sql, args)
         return list(cursor.fetchall())
+
+
+def observer_pid(observer: dict) -> int:
+    return int((Path(observer["home"]) / "run" / "observer.pid").read_text().strip())
+
+
+def kill_observer(observer: dict) -> int:
+    """kill -9 a simulated observer and wait until it is gone; its pid."""
+    import psutil
+    import signal
+
+    pid = observer_pid(observer)
+    os.kill(pid, signal.SIGKILL)
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_for(gone, timeout=30, what=f"observer {observer['ip']} (pid {pid}) to exit")
+    return pid
+
+
+def start_observer(observer: dict) -> None:
+    """Start a simulated observer as an operator would: ``cd HOME; bin/observer`` (it daemonizes)."""
+    home = Path(observer["home"])
+    subprocess.run([str(home / "bin" / "observer")], cwd=home, env={**os.environ, "LD_LIBRARY_PATH": str(home / "lib")},
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+                   check=True)

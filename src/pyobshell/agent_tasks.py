@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import pymysql
 from pydantic import ValidationError
 from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -48,6 +49,7 @@ from pyobshell.engine import (
 )
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.errors import ObshellError
+from pyobshell.ob.endpoints import ObserverEndpoints, SqlEndpoint
 from pyobshell.ob.state import ObState
 from pyobshell.ob.target import ObserverTarget
 
@@ -96,9 +98,24 @@ def cluster_store_url(target: ObserverTarget, password: str, database: str | Non
     return url.render_as_string(hide_password=False)
 
 
-def open_cluster_store(target: ObserverTarget, password: str, owner: AgentInfo) -> TaskStore:
+def cluster_connector(target: ObserverTarget, password: Callable[[], str], endpoints: ObserverEndpoints,
+                      database: str | None = CLUSTER_DATABASE) -> Callable[[], pymysql.connections.Connection]:
+    """Connections to the ``ocs`` database through this agent's observer, or through any other
+    observer of the cluster while that one is down (with the newest root password)."""
+    def open_connection(endpoint: SqlEndpoint) -> pymysql.connections.Connection:
+        return pymysql.connect(host=endpoint.host, port=endpoint.port, user=target.user, password=password(),
+                               database=database, charset="utf8mb4", connect_timeout=CLUSTER_CONNECT_TIMEOUT_S)
+
+    return lambda: endpoints.connect(open_connection)
+
+
+def open_cluster_store(target: ObserverTarget, password: Callable[[], str], owner: AgentInfo,
+                       endpoints: ObserverEndpoints | None = None) -> TaskStore:
     """Create the ``ocs`` database if it is missing, then open (and migrate) the cluster store."""
-    admin = create_engine(cluster_store_url(target, password, database=None), poolclass=NullPool)
+    endpoints = endpoints or ObserverEndpoints(SqlEndpoint(target.host, target.sql_port))
+    url = cluster_store_url(target, password())
+    admin = create_engine(cluster_store_url(target, password(), database=None), poolclass=NullPool,
+                          creator=cluster_connector(target, password, endpoints, database=None))
     try:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {CLUSTER_DATABASE}")
@@ -106,7 +123,7 @@ def open_cluster_store(target: ObserverTarget, password: str, owner: AgentInfo) 
         raise TASK_ENGINE_UNAVAILABLE(f"cannot create the {CLUSTER_DATABASE} database: {exc}") from exc
     finally:
         admin.dispose()
-    return TaskStore(cluster_store_url(target, password), StoreKind.CLUSTER, owner=owner)
+    return TaskStore(url, StoreKind.CLUSTER, owner=owner, connect=cluster_connector(target, password, endpoints))
 
 
 class AgentTasks:

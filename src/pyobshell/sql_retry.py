@@ -33,6 +33,20 @@ def is_restartable(exc: BaseException | None) -> bool:
     return bool(args) and isinstance(args[0], int) and args[0] in RESTARTABLE_CODES
 
 
+CONNECTION_LOST_CODES = frozenset({2002, 2003, 2006, 2013, 2055})  # CR_*: the server went away
+
+
+def is_connection_lost(exc: BaseException | None) -> bool:
+    """The connection broke under a statement (its observer was stopped): a read may simply be
+    made again on a new connection, which the store's connector takes from another observer."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig
+    args = getattr(exc, "args", ())
+    return bool(args) and isinstance(args[0], int) and args[0] in CONNECTION_LOST_CODES
+
+
 def restartable_cause(exc: BaseException) -> bool:
     """``exc`` or what it was raised from asks for a restart (errors wrapped by our own codes)."""
     return is_restartable(exc) or is_restartable(exc.__cause__)

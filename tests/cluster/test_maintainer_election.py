@@ -29,7 +29,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskStore]:
         observer = doc["observers"][0]
         target = ObserverTarget(ob_home=Path(observer["home"]), host=observer["ip"], sql_port=observer["sql_port"])
         assert cluster_store_url(target, PASSWORD)
-        store = open_cluster_store(target, PASSWORD, A)
+        store = open_cluster_store(target, lambda: PASSWORD, A)
         try:
             yield store
         finally:

@@ -37,6 +37,7 @@ from pyobshell.api.routes_package import PACKAGE_STORE_UNAVAILABLE
 from pyobshell.engine import AgentInfo, TaskEngine, TaskStore
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions
+from pyobshell.ob.endpoints import ObserverEndpoints, SqlEndpoint
 from pyobshell.ob.monitor import ObStateMonitor
 from pyobshell.ob.target import ObserverConfigError, ObserverTarget, load_observer_target
 from pyobshell.security.keypair import AgentKeyPair
@@ -136,14 +137,16 @@ def signals_end_quietly() -> Iterator[None]:
 
 
 def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
+    # The probe watches this observer only; the agent's own SQL reaches the cluster through any.
     probe_pool = ObConnectionPool(target, PoolOptions(connect_timeout_s=1.0, max_idle=0))
+    endpoints = ObserverEndpoints(SqlEndpoint(target.host, target.sql_port))
     state = AgentState(
         ip=config.ip,
         port=config.port,
         home=config.home,
         observer=target,
         ob_monitor=ObStateMonitor(probe_pool, interval_s=config.ob_probe_interval_s),
-        ob_pool=ObConnectionPool(target),
+        ob_pool=ObConnectionPool(target, endpoints=endpoints),
         public_key=key_pair_public_key(config.home),
     )
     try:
@@ -153,7 +156,7 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
             raise
         log.warning("%s", exc.message)
     state.security = build_security(config, target, state)
-    state.tasks = build_tasks(config, state)
+    state.tasks = build_tasks(config, state, endpoints)
     state.peer_statuses = lambda: cluster_peer_statuses(state)
     install_upgrade_environment(config, target, state)
     return state
@@ -189,7 +192,7 @@ def prepare_package_store(agent: AgentInfo) -> None:
         log.info("package tables not checked at start (%s); the first upgrade does it", exc)
 
 
-def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:
+def build_tasks(config: AgentConfig, state: AgentState, endpoints: ObserverEndpoints) -> AgentTasks:
     """The local engine on the home's SQLite file; the cluster store opens when OB is available,
     and then the agent joins the cluster (it becomes a CLUSTER AGENT)."""
     owner = AgentInfo(config.ip, config.port)
@@ -200,7 +203,7 @@ def build_tasks(config: AgentConfig, state: AgentState) -> AgentTasks:
 
     def open_cluster() -> TaskStore:  # with the newest root password a client proved
         assert state.observer is not None
-        return open_cluster_store(state.observer, state.root_password(), owner)
+        return open_cluster_store(state.observer, state.root_password, owner, endpoints)
 
     def became_cluster_agent() -> None:
         state.identity = AgentIdentity.CLUSTER_AGENT

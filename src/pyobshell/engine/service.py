@@ -75,16 +75,18 @@ class TaskService:
         return result
 
     def _read_dag(self, dag_id: int, show_details: bool) -> DagDetailDTO:
-        with self.store.read() as conn:
-            return self._dag_dto(conn, self.store.get_dag(conn, dag_id), show_details)
+        return self.store.reading(lambda conn: self._dag_dto(conn, self.store.get_dag(conn, dag_id), show_details))
 
     def get_node(self, gid: str, show_details: bool = True) -> NodeDetailDTO:
         node_id = self.row_id(gid)
-        with self.store.read() as conn:
+
+        def read(conn: Connection) -> tuple:
             node = self.store.get_node(conn, node_id)
             dag = self.store.get_dag(conn, node.dag_id)
             tasks = self.store.subtasks_of_node(conn, node.id) if show_details else None
-            logs = self.store.logs_of_subtasks(conn, [t.id for t in tasks or []])
+            return node, dag, tasks, self.store.logs_of_subtasks(conn, [t.id for t in tasks or []])
+
+        node, dag, tasks, logs = self.store.reading(read)
         result = self.dto.node(node, tasks, logs, obproxy=dag.dag_type == DagType.OBPROXY, with_data=show_details)
         if result.id[:1] != gid[:1]:
             raise TASK_NOT_FOUND("node type not match")
@@ -92,10 +94,13 @@ class TaskService:
 
     def get_sub_task(self, gid: str) -> TaskDetailDTO:
         task_id = self.row_id(gid)
-        with self.store.read() as conn:
+
+        def read(conn: Connection) -> tuple:
             task = self.store.get_subtask(conn, task_id)
             obproxy = self._is_obproxy_task(conn, task.node_id)
-            logs = self.store.logs_of_subtasks(conn, [task.id]).get(task.id, [])
+            return task, obproxy, self.store.logs_of_subtasks(conn, [task.id]).get(task.id, [])
+
+        task, obproxy, logs = self.store.reading(read)
         result = self.dto.sub_task(task, logs, obproxy=obproxy)
         if result.id[:1] != gid[:1]:
             raise TASK_NOT_FOUND("sub task type not match")
@@ -103,33 +108,36 @@ class TaskService:
 
     def get_sub_task_logs(self, gid: str) -> list[SubTaskLogDTO]:
         task_id = self.row_id(gid)
-        with self.store.read() as conn:
+
+        def read(conn: Connection) -> list[SubTaskLogDTO]:
             self.store.get_subtask(conn, task_id)
             return [self.dto.log_entry(row) for row in self.store.logs_of_subtask(conn, task_id)]
 
+        return self.store.reading(read)
+
     def list_dags(self, show_details: bool = False) -> list[DagDetailDTO]:
-        with self.store.read() as conn:
-            return [self._dag_dto(conn, dag, show_details) for dag in self.store.dags(conn)]
+        return self.store.reading(lambda conn: [self._dag_dto(conn, dag, show_details) for dag in self.store.dags(conn)])
 
     def list_unfinished_dags(self, show_details: bool = False) -> list[DagDetailDTO]:
-        with self.store.read() as conn:
-            return [self._dag_dto(conn, dag, show_details) for dag in self.store.dags(conn, unfinished_only=True)]
+        return self.store.reading(lambda conn: [self._dag_dto(conn, dag, show_details)
+                                                for dag in self.store.dags(conn, unfinished_only=True)])
 
     def get_maintenance_dag(self, show_details: bool = True) -> DagDetailDTO:
         """The latest maintenance DAG in any state, else 404 (``/dag/maintain/...``)."""
-        with self.store.read() as conn:
+        def read(conn: Connection) -> DagDetailDTO:
             dag = self.store.latest_maintenance_dag(conn)
             if dag is None:
                 holder = "Agent" if self.store.is_local else "Cluster"
                 raise TASK_NOT_FOUND(f"{holder} is not under maintenance")
             return self._dag_dto(conn, dag, show_details)
 
+        return self.store.reading(read)
+
     def is_under_maintenance(self) -> bool:
         return bool(self._reads.get_or_build(("maintenance",), self._read_under_maintenance))
 
     def _read_under_maintenance(self) -> bool:
-        with self.store.read() as conn:
-            return maintenance.is_under_maintenance(conn, self.store.tables)
+        return self.store.reading(lambda conn: maintenance.is_under_maintenance(conn, self.store.tables))
 
     # -- operators ------------------------------------------------------------------------
     def operate_dag(self, gid: str, operator: str) -> None:

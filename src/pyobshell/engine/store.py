@@ -7,6 +7,7 @@ scheduler pass and a user operator racing on the same row cannot both win.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,9 +25,10 @@ from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow, utcnow
 from pyobshell.engine.schema import StoreKind, TaskTables, build_tables
 from pyobshell.errors import NO_ROW_AFFECTED, TASK_NOT_FOUND
 from pyobshell.schema_migration import add_missing_columns
-from pyobshell.sql_retry import run_restarting
+from pyobshell.sql_retry import is_connection_lost, run_restarting
 
 _READ_ONLY = "pyobshell_read_only"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -50,23 +52,33 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+Connector = Callable[[], Any]
+"""Opens one DB-API connection (e.g. to whichever observer of the cluster answers)."""
+
+
+def make_engine(url: str, connect: Connector | None = None) -> Engine:
+    """``connect`` replaces the URL's host and port: connections come from it. Such connections
+    may go to another server than the preferred one, so they are recycled after a minute and
+    drift back to it once it answers again."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         _sqlite_pragmas(engine)
         return engine
+    if connect is not None:
+        return create_engine(url, creator=connect, pool_pre_ping=True, pool_recycle=60)
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
 class TaskStore:
     """DAG/node/sub-task persistence for one store (``kind`` LOCAL or CLUSTER)."""
 
-    def __init__(self, url: str, kind: StoreKind = StoreKind.LOCAL, *, owner: AgentInfo | None = None):
+    def __init__(self, url: str, kind: StoreKind = StoreKind.LOCAL, *, owner: AgentInfo | None = None,
+                 connect: Connector | None = None):
         self.url = url
         self.kind = kind
         self.owner = owner or AgentInfo("127.0.0.1", 2886)
         self.tables: TaskTables = build_tables(kind)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, connect)
         self.migrate()
         # Tells readers whether anything was committed since (SQLite files only, else None).
         self.change_watch: DataVersionWatch | None = data_version_watch(self.engine)
@@ -119,6 +131,19 @@ class TaskStore:
         except OperationalError as exc:
             raise TASK_ENGINE_UNAVAILABLE(f"the {self.kind.value} task store cannot be read now: "
                                           f"{exc.orig if exc.orig is not None else exc}") from exc
+
+    def reading(self, work: Callable[[Connection], T], attempts: int = 3) -> T:
+        """``work`` in a read-only transaction (:meth:`read`), made again on a new connection
+        when the connection broke under it (the observer behind it was just stopped)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.read() as conn:
+                    return work(conn)
+            except Exception as exc:  # TASK_ENGINE_UNAVAILABLE wraps the driver's error
+                if attempt == attempts or not is_connection_lost(exc.__cause__ or exc):
+                    raise
+                log.info("the %s task store lost its connection under a read; reading again", self.kind.value)
+        raise AssertionError("unreachable")
 
     # -- reads ----------------------------------------------------------------------------
     def get_dag(self, conn: Connection, dag_id: int, *, lock: bool = False) -> DagRow:

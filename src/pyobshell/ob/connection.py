@@ -2,7 +2,9 @@
 
 The pool never blocks the event loop: the ``a*`` methods run the blocking driver in a worker
 thread. Connections are made lazily and thrown away on any connection-level failure, so the
-pool survives the observer going away and coming back without any extra bookkeeping.
+pool survives the observer going away and coming back without any extra bookkeeping. With
+:class:`~pyobshell.ob.endpoints.ObserverEndpoints` it reaches the cluster through another
+observer while its own is down (statements about the cluster answer the same through any).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pymysql.cursors
 from pymysql.connections import Connection
 
 from pyobshell.errors import MYSQL_ERROR, ObshellError
+from pyobshell.ob.endpoints import ObserverEndpoints, SqlEndpoint
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.ob.target import ObserverTarget
 
@@ -54,34 +57,46 @@ def is_connection_error(exc: BaseException) -> bool:
 class ObConnectionPool:
     """A lazily filled pool of PyMySQL connections to one observer."""
 
-    def __init__(self, target: ObserverTarget, options: PoolOptions | None = None) -> None:
+    def __init__(self, target: ObserverTarget, options: PoolOptions | None = None,
+                 endpoints: ObserverEndpoints | None = None) -> None:
         self.target = target
         self.options = options or PoolOptions()
+        self.endpoints = endpoints  # None: this observer only
         self._idle: list[tuple[Connection, float]] = []
         self._lock = threading.Lock()
         self._closed = False
 
     def _connect(self, read_timeout_s: float | None) -> Connection:
-        opts = self.options
+        def open_connection(endpoint: SqlEndpoint) -> Connection:
+            return self._open(endpoint, read_timeout_s)
+
+        own = SqlEndpoint(self.target.host, self.target.sql_port)
         try:
-            return pymysql.connect(
-                host=self.target.host,
-                port=self.target.sql_port,
-                user=self.target.user,
-                password=self.target.password,
-                database=opts.database,
-                connect_timeout=opts.connect_timeout_s,
-                read_timeout=read_timeout_s,
-                write_timeout=opts.write_timeout_s,
-                autocommit=True,
-                charset="utf8mb4",
-                # The observer is on this host and obshell talks to it in the clear too; PyMySQL's
-                # default ("TLS if offered") builds a new SSL context, with the system CA store,
-                # for every connection: tens of milliseconds and megabytes per probe.
-                ssl_disabled=True,
-            )
+            if self.endpoints is None:
+                return open_connection(own)
+            return self.endpoints.connect(open_connection)
         except pymysql.MySQLError as exc:
-            raise OB_NOT_CONNECTED(f"{self.target.host}:{self.target.sql_port}: {_describe(exc)}") from exc
+            where = str(own) if self.endpoints is None else f"{own} or any other observer"
+            raise OB_NOT_CONNECTED(f"{where}: {_describe(exc)}") from exc
+
+    def _open(self, endpoint: SqlEndpoint, read_timeout_s: float | None) -> Connection:
+        opts = self.options
+        return pymysql.connect(
+            host=endpoint.host,
+            port=endpoint.port,
+            user=self.target.user,
+            password=self.target.password,
+            database=opts.database,
+            connect_timeout=opts.connect_timeout_s,
+            read_timeout=read_timeout_s,
+            write_timeout=opts.write_timeout_s,
+            autocommit=True,
+            charset="utf8mb4",
+            # The observer is on this host and obshell talks to it in the clear too; PyMySQL's
+            # default ("TLS if offered") builds a new SSL context, with the system CA store,
+            # for every connection: tens of milliseconds and megabytes per probe.
+            ssl_disabled=True,
+        )
 
     def _take_idle(self) -> Connection | None:
         with self._lock:
