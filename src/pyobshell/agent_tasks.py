@@ -26,12 +26,13 @@ import importlib
 import logging
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 from pathlib import Path
 
 import pymysql
 from pydantic import ValidationError
-from sqlalchemy import URL, Engine, create_engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from pyobshell.cluster.cluster_agent import ClusterAgent
@@ -123,7 +124,20 @@ def open_cluster_store(target: ObserverTarget, password: Callable[[], str], owne
         raise TASK_ENGINE_UNAVAILABLE(f"cannot create the {CLUSTER_DATABASE} database: {exc}") from exc
     finally:
         admin.dispose()
-    return TaskStore(url, StoreKind.CLUSTER, owner=owner, connect=cluster_connector(target, password, endpoints))
+    store = TaskStore(url, StoreKind.CLUSTER, owner=owner, connect=cluster_connector(target, password, endpoints))
+    prefer_own_observer(store.engine, endpoints)
+    return store
+
+
+def prefer_own_observer(engine: Engine, endpoints: ObserverEndpoints) -> None:
+    """A pooled connection to another observer is given up at checkout once this agent's own
+    observer takes connections again (SQLAlchemy then connects anew, own observer first)."""
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        host, port = getattr(dbapi_connection, "host", None), getattr(dbapi_connection, "port", None)
+        if host is None or endpoints.is_own(host, port) or not endpoints.is_up(endpoints.own):
+            return
+        raise DisconnectionError(f"a stand-in connection to {host}:{port}; the own observer is back")
 
 
 class AgentTasks:

@@ -95,3 +95,13 @@ def test_learning_the_servers_keeps_the_own_one_first(clock):
     assert endpoints.candidates() == [OWN]
     endpoints.learn([(C.host, C.port), (OWN.host, OWN.port), (None, None)])
     assert endpoints.candidates() == [OWN, C]
+
+
+def test_active_servers_of_other_zones_come_before_the_own_zones_peers(clock):
+    """A zone's servers restart together: a stand-in from the own zone would go down with it."""
+    peer = SqlEndpoint("127.0.1.2", 2881)
+    endpoints = ObserverEndpoints(OWN, clock=clock)
+    endpoints.learn([(OWN.host, OWN.port, "zone1", "ACTIVE"), (peer.host, peer.port, "zone1", "ACTIVE"),
+                     (B.host, B.port, "zone2", "INACTIVE"), (C.host, C.port, "zone3", "ACTIVE")])
+    assert endpoints.candidates() == [OWN, C, peer, B]
+    assert endpoints.is_own(OWN.host, OWN.port) and not endpoints.is_own(C.host, C.port)

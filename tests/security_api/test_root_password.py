@@ -100,3 +100,14 @@ def test_agent_state_root_password(tmp_path: Path, key_pair: AgentKeyPair, obser
     observer.password = "pw3"
     assert checker.check("pw3") and state.root_password() == "pw3"
     assert AgentState(ip="127.0.0.1", port=1, home=tmp_path).root_password() == ""
+
+
+def test_a_sealed_copy_made_with_a_lost_key_pair_is_ignored_and_replaced(
+        observer: FakeObserver, clock: FakeClock, tmp_path: Path, key_pair: AgentKeyPair) -> None:
+    """A home whose key pair was lost (made anew at start) still starts; the copy is rewritten."""
+    path = tmp_path / "root_password.sealed"
+    SealedSecretFile(path, AgentKeyPair.generate()).save("pw1")  # sealed with the old, lost key
+    checker = keeper(observer, clock, SealedSecretFile(path, key_pair), initial="pw1")
+    assert checker.current() == "pw1"
+    assert checker.check("pw1")
+    assert SealedSecretFile(path, key_pair).load() == "pw1"  # sealed again with the new key

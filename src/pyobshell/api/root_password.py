@@ -62,6 +62,19 @@ def observer_login(target: ObserverTarget, timeout_s: float = LOGIN_TIMEOUT_S) -
     return login
 
 
+def _load_stored(store: SealedSecretFile | None) -> str | None:
+    """The stored password; one that cannot be read (the agent's key pair was lost and made
+    anew, the file is damaged) is forgotten with a warning: it is rewritten as soon as a client
+    proves the password, and until then ``OB_ROOT_PASSWORD`` serves."""
+    if store is None:
+        return None
+    try:
+        return store.load()
+    except ObshellError as exc:
+        log.warning("%s; the stored root@sys password is ignored and will be stored again", exc.message)
+        return None
+
+
 class RootPasswordKeeper:
     def __init__(
         self,
@@ -78,7 +91,7 @@ class RootPasswordKeeper:
         self._cache = VerifiedPasswordCache(login, ttl=ttl, clock=clock)
         self._lock = threading.Lock()
         self._current = initial
-        self._stored = store.load() if store is not None else None
+        self._stored = _load_stored(store)
         if not initial and self._stored:
             self._current = self._stored
         self._cache.seed(self._current)

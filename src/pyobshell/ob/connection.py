@@ -112,6 +112,9 @@ class ObConnectionPool:
         return None
 
     def _give_back(self, conn: Connection) -> None:
+        if self.endpoints is not None and not self.endpoints.is_own(conn.host, conn.port):
+            _close_quietly(conn)  # a stand-in while the own observer was down: not kept
+            return
         with self._lock:
             if not self._closed and len(self._idle) < self.options.max_idle:
                 self._idle.append((conn, time.monotonic()))

@@ -6,7 +6,9 @@ DAG meanwhile: the cluster's database (``ocs``, the task and package stores, ses
 same through any observer. :class:`ObserverEndpoints` knows the other observers' SQL addresses
 (read from ``DBA_OB_SERVERS`` whenever a connection is made and the list is older than
 ``refresh_s``) and hands out connections: its own observer first, unless it refused a
-connection less than ``down_s`` ago, then the others, the last one that worked first.
+connection less than ``down_s`` ago, then the others: active servers of other zones first (a
+zone's servers restart together in a rolling upgrade), the last one that worked first among
+equals. A connection to another observer is a stand-in: pools give it up once it is returned.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pymysql
 
 log = logging.getLogger(__name__)
 
-SERVERS_SQL = "SELECT SVR_IP, SQL_PORT FROM oceanbase.DBA_OB_SERVERS"
+SERVERS_SQL = "SELECT SVR_IP, SQL_PORT, ZONE, STATUS FROM oceanbase.DBA_OB_SERVERS"
 C = TypeVar("C")
 # "Cannot reach the server" client errors (CR_* of MySQL's errmsg.h): worth trying another observer.
 # Anything else (a wrong password above all) would be the same on every observer.
@@ -96,11 +98,26 @@ class ObserverEndpoints:
         assert last_error is not None
         raise last_error
 
-    def learn(self, rows: list[tuple[Any, Any]]) -> None:
-        """Replace the known observers with ``(SVR_IP, SQL_PORT)`` rows."""
-        found = [SqlEndpoint(str(ip), int(port)) for ip, port in rows if ip and port]
+    def is_own(self, host: str, port: int) -> bool:
+        return SqlEndpoint(str(host), int(port)) == self.own
+
+    def is_up(self, endpoint: SqlEndpoint) -> bool:
         with self._lock:
-            self._others = [e for e in found if e != self.own]
+            return self._down_until.get(endpoint, 0.0) <= self._clock()
+
+    def learn(self, rows: list[tuple[Any, ...]]) -> None:
+        """Replace the known observers with ``(SVR_IP, SQL_PORT[, ZONE[, STATUS]])`` rows."""
+        servers = [(SqlEndpoint(str(row[0]), int(row[1])), str(row[2]) if len(row) > 2 else "",
+                    str(row[3]).upper() if len(row) > 3 else "ACTIVE") for row in rows if row[0] and row[1]]
+        own_zone = next((zone for endpoint, zone, _ in servers if endpoint == self.own), None)
+
+        def preference(server: tuple[SqlEndpoint, str, str]) -> tuple[bool, bool]:
+            _, zone, status = server
+            return status != "ACTIVE", own_zone is not None and zone == own_zone
+
+        ordered = [endpoint for endpoint, _, _ in sorted(servers, key=preference) if endpoint != self.own]
+        with self._lock:
+            self._others = ordered
             self._refreshed_at = self._clock()
 
     def _refresh_if_stale(self, conn: Any) -> None:
