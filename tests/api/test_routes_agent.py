@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from pyobshell.client import ObshellClient
 
 from pyobshell.api.app import create_app
-from pyobshell.api.models import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
+from pyobshell.wire.agent import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.api.state import AgentState
 from pyobshell.observer_config import write_config
 from pyobshell.ob.connection import ObConnectionPool

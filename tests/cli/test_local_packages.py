@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pyobshell.api.package_models import PackageInfo
+from pyobshell.wire.package import PackageInfo
 from pyobshell.cli.local_packages import choose_target, not_stored, route_packages, scan_directory
 from pyobshell.cli.output import CommandFailed
-from pyobshell.upgrade.versions import Version
+from pyobshell.versions import Version
 from upgrade_api.packages import build, build_pair
 
 CURRENT = Version.parse("4.2.1.0-100000012023101010")

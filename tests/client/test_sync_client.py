@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pyobshell.api.models import AgentStatus, ServerState
+from pyobshell.wire.agent import AgentStatus, ServerState
 from pyobshell.client import ObshellApiError, ObshellClient, ObshellConnectionError
 from pyobshell.security.agent_token import AgentToken
 from tests.client.conftest import AGENT_PASSWORD, BASE, ROOT_PASSWORD, Seen

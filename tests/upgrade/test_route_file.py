@@ -9,7 +9,7 @@ from pyobshell.upgrade.route_file import (
     load_route_file,
     parse_route_file,
 )
-from pyobshell.upgrade.versions import Version
+from pyobshell.versions import Version
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NEWER = DATA / "oceanbase_upgrade_dep.at-4c4a07a8.yml"

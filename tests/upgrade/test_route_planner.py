@@ -12,7 +12,7 @@ from pyobshell.upgrade.route_planner import (
     plan_route,
     required_packages,
 )
-from pyobshell.upgrade.versions import Version
+from pyobshell.versions import Version
 
 from .route_oracle import RouteOracle
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pyobshell.upgrade.versions import BuildVersion, Release, Version, parse_version
+from pyobshell.versions import BuildVersion, Release, Version, parse_version
 
 
 def test_parse_plain_and_build_suffixed_versions():

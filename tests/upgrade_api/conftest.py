@@ -24,7 +24,7 @@ from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.upgrade.dag_layout import ZoneAgents
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.upgrade.upgrade_plan import ClusterFacts
-from pyobshell.upgrade.versions import BuildVersion
+from pyobshell.versions import BuildVersion
 
 ROOT_PASSWORD = "pkg-root-pw"
 BASE = "http://testserver"

@@ -22,7 +22,7 @@ from pyobshell.api import (
 from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.error_handlers import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
-from pyobshell.api.models import ServerState
+from pyobshell.wire.agent import ServerState
 from pyobshell.api.state import AgentState
 from pyobshell.api.task_forwarding import ForwardBodyMiddleware, forward_to_owner
 from pyobshell.engine import TaskOwnedByOtherAgent

@@ -10,7 +10,7 @@ import anyio.to_thread
 import httpx
 from pydantic import ValidationError
 
-from pyobshell.api.models import AgentStatus
+from pyobshell.wire.agent import AgentStatus
 from pyobshell.api.state import AgentState
 
 log = logging.getLogger(__name__)

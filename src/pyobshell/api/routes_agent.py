@@ -9,7 +9,7 @@ from fastapi import Depends, Query
 
 from pyobshell.api.dependencies import agent_state
 from pyobshell.api.envelope import rfc3339_nano
-from pyobshell.api.models import AgentDetail, AgentSecret, AgentStatus
+from pyobshell.wire.agent import AgentDetail, AgentSecret, AgentStatus
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import PYOBSHELL_VERSION, AgentState
 

@@ -21,7 +21,7 @@ from pyobshell.api.routing import obshell_router
 from pyobshell.errors import MYSQL_ERROR, ObshellError
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.errors import OB_NOT_CONNECTED
-from pyobshell.upgrade.versions import BuildVersion
+from pyobshell.versions import BuildVersion
 
 log = logging.getLogger(__name__)
 

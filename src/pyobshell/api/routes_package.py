@@ -38,7 +38,7 @@ from fastapi.responses import StreamingResponse
 
 from pyobshell.api.auth import PASSWORD, CallerDep, accepts
 from pyobshell.api.multipart_upload import receive_file
-from pyobshell.api.package_models import PackageInfo, UpgradePkgInfo
+from pyobshell.wire.package import PackageInfo, UpgradePkgInfo
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.upload_digest import verify_file_digest
 from pyobshell.errors import ErrorCode, ErrorKind
@@ -120,18 +120,18 @@ SettingsDep = Annotated[UploadSettings, Depends(upload_settings)]
 async def upload_package(request: Request, store: StoreDep, settings: SettingsDep, caller: CallerDep) -> UpgradePkgInfo:
     package = await _receive_and_store(request, store, settings, caller.keys if caller is not None else None)
     route_text = await anyio.to_thread.run_sync(store.route_file_text, package.pkg_id)
-    return UpgradePkgInfo.of(package, route_text)
+    return package.storage_struct(route_text)
 
 
 @router.post("/api/v1/package", response_model=PackageInfo, dependencies=_UPLOAD,
              openapi_extra=_UPLOAD_DOC, summary="Upload an upgrade package")
 async def upload_package_new(request: Request, store: StoreDep, settings: SettingsDep) -> PackageInfo:
-    return PackageInfo.of(await _receive_and_store(request, store, settings))
+    return (await _receive_and_store(request, store, settings)).info()
 
 
 @router.get("/api/v1/upgrade/package/info", response_model=list[PackageInfo], summary="Every stored package")
 def list_packages(store: StoreDep) -> list[PackageInfo]:
-    return [PackageInfo.of(package) for package in store.list()]
+    return [package.info() for package in store.list()]
 
 
 @router.delete("/api/v1/upgrade/package/{pkg_id}", summary="Delete a package and its chunks")

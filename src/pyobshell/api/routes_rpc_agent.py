@@ -8,7 +8,7 @@ from fastapi import Depends
 
 from pyobshell.api.auth import AGENT, accepts
 from pyobshell.api.dependencies import agent_state
-from pyobshell.api.models import AgentInfoWithIdentity
+from pyobshell.wire.agent import AgentInfoWithIdentity
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
 

@@ -39,7 +39,7 @@ from pyobshell.upgrade.upgrade_plan import (
 from pyobshell.upgrade.prechecks import AgentFacts, check_upgrade_dir_syntax
 from pyobshell.upgrade.task_environment import upgrade_python
 from pyobshell.upgrade.upgrade_start import UpgradeInputs, check_dag, precheck, upgrade_dag
-from pyobshell.upgrade.versions import Release, Version
+from pyobshell.versions import Release, Version
 
 router = obshell_router(prefix="/api/v1/ob", tags=["upgrade"], dependencies=[accepts(PASSWORD)])
 

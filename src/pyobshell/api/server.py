@@ -26,7 +26,7 @@ from pyobshell.api.root_password import RootPasswordKeeper
 from pyobshell.api.secret_source import SECURITY_NOT_READY, key_pair_public_key
 from pyobshell.api.state import AgentState
 from pyobshell.api.cluster_peers import cluster_peer_statuses
-from pyobshell.api.models import AgentIdentity
+from pyobshell.wire.agent import AgentIdentity
 from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
 from pyobshell.cluster.cluster_agent import ClusterAgent
 from pyobshell.cluster.settings import ClusterSettings, SettingsError

@@ -13,7 +13,7 @@ import anyio.to_thread
 from pyobshell import __version__
 from pyobshell.agent_tasks import AgentTasks
 from pyobshell.api.agent_security import AgentSecurity
-from pyobshell.api.models import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
+from pyobshell.wire.agent import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.api.secret_source import PublicKeySource
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.monitor import ObStateMonitor

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from pyobshell.api.models import ObStateName, ServerState
+from pyobshell.wire.agent import ObStateName, ServerState
 from pyobshell.cli.agent_access import AgentOption, JsonOption, connect
 from pyobshell.cli.output import Output, reported
 from pyobshell.cli.upgrade_flow import UpgradeOptions, run_upgrade
 from pyobshell.client import ObshellApiError, ObshellClient, wire
-from pyobshell.upgrade.versions import Release, Version
+from pyobshell.versions import Release, Version
 
 app = typer.Typer(help="The OceanBase cluster: upgrade it, show its state.", no_args_is_help=True)
 

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyobshell.api.package_models import PackageInfo
+from pyobshell.wire.package import PackageInfo
 from pyobshell.cli.output import CommandFailed
 from pyobshell.upgrade.package_inspector import PackageError, inspect_rpm
 from pyobshell.upgrade.route_planner import UPGRADE_PACKAGE_NAMES
-from pyobshell.upgrade.versions import Release, Version
+from pyobshell.versions import Release, Version
 
 OB_PACKAGE_NAMES = tuple(name for names in UPGRADE_PACKAGE_NAMES.values() for name in names)
 # The package of each edition that carries oceanbase_upgrade_dep.yml (the route).

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from pyobshell.api.package_models import PackageInfo
+from pyobshell.wire.package import PackageInfo
 from pyobshell.cli.agent_access import AgentOption, JsonOption, connect
 from pyobshell.cli.output import Output, reported
 from pyobshell.client import ObshellClient

@@ -23,7 +23,7 @@ from pyobshell.cli.package_cmd import upload_files
 from pyobshell.cli.task_report import report_end
 from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.engine.dto import DagDetailDTO
-from pyobshell.upgrade.versions import Version
+from pyobshell.versions import Version
 
 PLAN_PATH = "/api/v1/ob/upgrade/plan"
 UPGRADE_PATH = "/api/v1/ob/upgrade"

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
-from pyobshell.api.models import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
+from pyobshell.wire.agent import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
 from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
-from pyobshell.api.package_models import PackageInfo
+from pyobshell.wire.package import PackageInfo
 from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError, ObshellConnectionError
 from pyobshell.client.sync_client import DEFAULT_TIMEOUT_S, PACKAGE_UPLOAD_PATH, PACKAGES_PATH, UPLOAD_TIMEOUT
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder

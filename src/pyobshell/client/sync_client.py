@@ -19,10 +19,10 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from pyobshell.api.models import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
+from pyobshell.wire.agent import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
 from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
-from pyobshell.api.package_models import PackageInfo
+from pyobshell.wire.package import PackageInfo
 from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError, ObshellConnectionError
 from pyobshell.engine.dto import DagDetailDTO
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder

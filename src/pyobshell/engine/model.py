@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
+from pyobshell.wire.agent import AgentInfo  # noqa: F401 - contexts name agents by it (a wire shape)
+
 DEFAULT_TIMEOUT_SECONDS = 3600
 TIMEOUT_KEY = "timeout"
 EXECUTE_AGENTS_KEY = "execute_agents"
@@ -101,29 +103,3 @@ class Maintainer:
         if not other.is_maintenance or self == other:
             return self
         return Maintainer.global_()
-
-
-@dataclass(frozen=True, order=True)
-class AgentInfo:
-    """An agent address; ``str()`` is the "ip:port" key used in contexts."""
-
-    ip: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.ip}:{self.port}"
-
-    def to_dict(self) -> dict[str, object]:
-        return {"ip": self.ip, "port": self.port}
-
-    @classmethod
-    def from_any(cls, value: object) -> "AgentInfo":
-        """Accept ``{"ip","port"}`` mappings, "ip:port" strings or AgentInfo."""
-        if isinstance(value, AgentInfo):
-            return value
-        if isinstance(value, dict) and "ip" in value and "port" in value:
-            return cls(str(value["ip"]), int(value["port"]))
-        if isinstance(value, str) and ":" in value:
-            ip, _, port = value.rpartition(":")
-            return cls(ip.strip("[]"), int(port))
-        raise ValueError(f"not an agent address: {value!r}")

@@ -20,7 +20,7 @@ from typing import BinaryIO, Callable, Iterator
 import rpmfile
 
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
-from pyobshell.upgrade.versions import Release, Version
+from pyobshell.versions import Release, Version
 
 # obshell's SUPPORT_PKG_NAMES_MAP, per edition.
 SUPPORTED_PACKAGE_NAMES: dict[str, tuple[str, ...]] = {
@@ -96,7 +96,7 @@ class PayloadEntry:
 
 
 @dataclass(frozen=True)
-class PackageInfo:
+class InspectedRpm:
     name: str
     version: str
     release: str  # e.g. 101000062023110109.el7
@@ -124,7 +124,7 @@ class PackageInfo:
 
 def inspect_rpm(
     path: str | Path, expected_sha256: str | None = None, allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES
-) -> PackageInfo:
+) -> InspectedRpm:
     """Read and fully verify a package. Raises :class:`PackageError` when it is refused."""
     with _refusals_of(path), _open(path) as file:
         rpm = _read_headers(file)
@@ -148,7 +148,7 @@ def inspect_rpm(
                 route_yaml = _utf8(text, "route file")
         tree.check_links()
     installed = rpm.headers.get("size")
-    return PackageInfo(
+    return InspectedRpm(
         name=name, version=version, release=release, build_number=parsed_release.build,
         distribution=parsed_release.distribution, arch=arch, size=installed if isinstance(installed, int) else 0,
         file_size=file_size, payload_size=file_size - header_start, md5=md5, sha256=sha256,

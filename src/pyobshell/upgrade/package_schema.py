@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
 from pyobshell.schema_migration import add_missing_columns
-from pyobshell.upgrade.versions import Version
+from pyobshell.versions import Version
+from pyobshell.wire.package import PackageInfo, UpgradePkgInfo
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,25 @@ class StoredPackage:
         """``4.2.1.1-101000062023110109``; the build is dropped if it is not numeric."""
         return Version.parse(self.version).with_build(self.release if _is_build(self.release) else None)
 
+    def info(self) -> PackageInfo:
+        """As ``/api/v1/package`` and the package list answer it."""
+        return PackageInfo(
+            pkg_id=self.pkg_id, name=self.name, version=self.version, release_distribution=self.release_distribution,
+            distribution=self.distribution, release=self.release, architecture=self.architecture, size=self.size,
+            payload_size=self.payload_size, chunk_count=self.chunk_count, md5=self.md5,
+            gmt_modify=_utc(self.gmt_modify), sha256=self.sha256, file_size=self.file_size,
+        )
+
+    def storage_struct(self, route_file_text: str | None) -> UpgradePkgInfo:
+        """As obshell's ``/api/v1/upgrade/package`` answers it: Go field names, the route file."""
+        return UpgradePkgInfo(
+            PkgId=self.pkg_id, Name=self.name, Version=self.version, ReleaseDistribution=self.release_distribution,
+            Distribution=self.distribution, Release=self.release, Architecture=self.architecture, Size=self.size,
+            PayloadSize=self.payload_size, ChunkCount=self.chunk_count, Md5=self.md5,
+            UpgradeDepYaml=route_file_text or "", GmtModify=_utc(self.gmt_modify), Sha256=self.sha256,
+            FileSize=self.file_size,
+        )
+
     @classmethod
     def from_row(cls, row: Any) -> "StoredPackage":
         m = row._mapping
@@ -89,6 +109,13 @@ class StoredPackage:
             chunk_count=int(m["chunk_count"] or 0), md5=m["md5"] or "", gmt_modify=m["gmt_modify"],
             sha256=m["sha256"] or "", file_size=int(m["file_size"] or 0),
         )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # The store keeps naive UTC; say so on the wire ("...Z").
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
 
 
 def _is_build(text: str) -> bool:

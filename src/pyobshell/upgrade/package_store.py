@@ -40,7 +40,7 @@ from pyobshell.sql_retry import run_restarting
 from pyobshell.upgrade.package_inspector import (
     ALL_PACKAGE_NAMES,
     PackageError,
-    PackageInfo,
+    InspectedRpm,
     PackageProblem,
     inspect_rpm,
 )
@@ -102,7 +102,7 @@ class PackageStore:
         return run_restarting(lambda: self.get(self._store(Path(path), info)), f"storing package {info.name}",
                               attempts=_DEADLOCK_ATTEMPTS)
 
-    def _store(self, path: Path, info: PackageInfo) -> int:
+    def _store(self, path: Path, info: InspectedRpm) -> int:
         try:
             with self._transaction("store the package", integrity_errors=True) as conn:
                 self._refuse_duplicate(conn, info)
@@ -258,7 +258,7 @@ class PackageStore:
             raise PACKAGE_NOT_FOUND(pkg_id)
         return StoredPackage.from_row(row)
 
-    def _refuse_duplicate(self, conn: Connection, package: PackageInfo) -> None:
+    def _refuse_duplicate(self, conn: Connection, package: InspectedRpm) -> None:
         info = self.tables.info
         existing = conn.execute(select(info.c.pkg_id).where(
             info.c.name == package.name, info.c.version == package.version,
@@ -267,7 +267,7 @@ class PackageStore:
         if existing is not None:
             raise PACKAGE_DUPLICATE(f"{package.name}-{package.version}-{package.release}.{package.arch}", existing)
 
-    def _insert_info(self, conn: Connection, package: PackageInfo) -> int:
+    def _insert_info(self, conn: Connection, package: InspectedRpm) -> int:
         result = conn.execute(self.tables.info.insert().values(
             name=package.name, version=package.version, release_distribution=package.release,
             distribution=package.distribution, release=package.build_number, architecture=package.arch,
@@ -278,10 +278,10 @@ class PackageStore:
         ))
         return int(result.inserted_primary_key[0])
 
-    def _chunk_count(self, package: PackageInfo) -> int:
+    def _chunk_count(self, package: InspectedRpm) -> int:
         return math.ceil(package.file_size / self.chunk_size)  # the file's, not the payload's
 
-    def _insert_chunks(self, conn: Connection, pkg_id: int, path: Path, package: PackageInfo) -> None:
+    def _insert_chunks(self, conn: Connection, pkg_id: int, path: Path, package: InspectedRpm) -> None:
         count = self._chunk_count(package)
         insert = self.tables.chunk.insert()
         digest, stored = hashlib.sha256(), 0
@@ -315,7 +315,7 @@ class PackageStore:
         return written, digest.hexdigest()
 
 
-def _check_supported(info: PackageInfo) -> None:
+def _check_supported(info: InspectedRpm) -> None:
     """obshell's upload checks that the inspection leaves to its caller."""
     label = f"{info.name}-{info.version}-{info.release}.{info.arch}.rpm"
     if info.build_version < MIN_SUPPORTED_TARGET:

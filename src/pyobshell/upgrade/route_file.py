@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import yaml
 
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
-from pyobshell.upgrade.versions import Version
+from pyobshell.versions import Version
 
 ROUTE_FILE_INVALID = ErrorCode(
     "OB.Upgrade.DepYaml.Invalid", ErrorKind.BAD_REQUEST, "Invalid upgrade dependency YAML: {}"

@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 from pyobshell.upgrade.route_file import BinaryRequirement, RouteFile
-from pyobshell.upgrade.versions import Version
+from pyobshell.versions import Version
 
 MIN_SUPPORTED_TARGET = Version((4, 2, 0, 0))
 

@@ -35,7 +35,7 @@ from pyobshell.upgrade.route_planner import (
     UpgradeRoute,
     plan_route,
 )
-from pyobshell.upgrade.versions import BuildVersion, Release, Version
+from pyobshell.versions import BuildVersion, Release, Version
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,41 @@
-"""Bodies of the agent identity and state endpoints (obshell's JSON names)."""
+"""An agent: its address, identity and state, as ``/api/v1/status``, ``/info`` and ``/secret`` answer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True, order=True)
+class AgentInfo:
+    """An agent address; ``str()`` (and :meth:`key`) is the "ip:port" name obshell uses for it.
+    A plain dataclass: hashable, and pydantic reads and writes it as ``{"ip", "port"}``."""
+
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    def key(self) -> str:
+        return str(self)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ip": self.ip, "port": self.port}
+
+    @classmethod
+    def from_any(cls, value: object) -> "AgentInfo":
+        """Accept ``{"ip","port"}`` mappings, "ip:port" strings or AgentInfo."""
+        if isinstance(value, AgentInfo):
+            return value
+        if isinstance(value, dict) and "ip" in value and "port" in value:
+            return cls(str(value["ip"]), int(value["port"]))
+        if isinstance(value, str) and ":" in value:
+            ip, _, port = value.rpartition(":")
+            return cls(ip.strip("[]"), int(port))
+        raise ValueError(f"not an agent address: {value!r}")
 
 
 class ServerState(IntEnum):
@@ -45,17 +76,13 @@ class AgentIdentity(StrEnum):
     UNIDENTIFIED = "UNIDENTIFIED"
 
 
-class AgentInfo(BaseModel):
+class AgentInfoWithIdentity(BaseModel):
     ip: str
     port: int
+    identity: AgentIdentity
 
     def key(self) -> str:
-        """The "ip:port" name obshell uses for an agent."""
         return f"{self.ip}:{self.port}"
-
-
-class AgentInfoWithIdentity(AgentInfo):
-    identity: AgentIdentity
 
 
 class AgentStatus(BaseModel):
