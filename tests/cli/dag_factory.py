@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pyobshell.engine.dto import ZERO_TIME, AgentDTO, DagDetailDTO, NodeDetailDTO, TaskDetailDTO
+from pyobshell.wire.agent import AgentInfo
+from pyobshell.wire.task import ZERO_TIME, DagDetailDTO, NodeDetailDTO, TaskDetailDTO
 from pyobshell.engine.model import AgentInfo
 from pyobshell.upgrade.dag_layout import UpgradeMode, ZoneAgents, upgrade_stages
 
@@ -15,7 +16,7 @@ def at(seconds: int) -> str:
 
 def sub_task(task_id: int, state: str, logs: list[str] | None = None, agent: str = "127.0.1.1") -> TaskDetailDTO:
     return TaskDetailDTO(id=f"1{task_id}", task_id=task_id, name="t", state=state, operator="RUN",
-                         start_time=T0, end_time=T0, execute_times=1, execute_agent=AgentDTO(ip=agent, port=2886),
+                         start_time=T0, end_time=T0, execute_times=1, execute_agent=AgentInfo(agent, 2886),
                          task_logs=logs)
 
 

@@ -18,7 +18,7 @@ from pyobshell.cli.dag_follow import (
 )
 from pyobshell.cli.output import Output
 from pyobshell.client import ObshellApiError, ObshellConnectionError
-from pyobshell.engine.dto import DagDetailDTO
+from pyobshell.wire.task import DagDetailDTO
 
 
 class FakeAgent:

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from pyobshell.engine import AgentInfo, DagDetailDTO, Task, TaskEngine, TaskRegistry, TaskStore, WaitOperator
+from pyobshell.engine import AgentInfo, Task, TaskEngine, TaskRegistry, TaskStore, WaitOperator
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.engine.schema import StoreKind
 
 OWNER = AgentInfo("127.0.0.1", 2886)

@@ -10,7 +10,7 @@ from pyobshell.engine import Node, TaskContext, TaskOwnedByOtherAgent, TaskServi
 from pyobshell.engine.generic_id import encode_cluster_id, encode_local_id
 from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import ObshellError
-from pyobshell.engine.dto import ZERO_TIME
+from pyobshell.wire.task import ZERO_TIME
 from pyobshell.engine.schema import StoreKind
 
 pytestmark = pytest.mark.anyio

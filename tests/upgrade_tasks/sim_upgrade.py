@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from pyobshell.engine import AgentInfo, DagDetailDTO, Node, StoreKind, TaskContext, TaskEngine, TaskStore
+from pyobshell.engine import AgentInfo, Node, StoreKind, TaskContext, TaskEngine, TaskStore
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.engine.template import Template
 from pyobshell.ob.target import load_observer_target
 from pyobshell.upgrade import task_environment, upgrade_dag

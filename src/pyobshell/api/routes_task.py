@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyobshell.agent_tasks import AgentTasks, all_agents_maintenance_dags
 from pyobshell.api.auth import PASSWORD, CallerDep, accepts
 from pyobshell.api.routing import obshell_router
-from pyobshell.engine import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO, TaskService, TaskServices
+from pyobshell.engine import TaskService, TaskServices
+from pyobshell.wire.task import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.engine.generic_id import decode_generic_id
 from pyobshell.engine.operators import parse_node_operator

@@ -21,7 +21,8 @@ from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routes_package import StoreDep
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
-from pyobshell.engine import DagDetailDTO, TaskService
+from pyobshell.engine import TaskService
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.package_store import PackageStore

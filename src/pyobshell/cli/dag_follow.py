@@ -23,7 +23,7 @@ from rich.text import Text
 from pyobshell.cli.dag_view import FAILED, RUNNING, SUCCEED, DagView, build_view, format_elapsed
 from pyobshell.cli.output import CommandFailed, Output
 from pyobshell.client import ObshellApiError, ObshellClient, ObshellClientError, ObshellConnectionError
-from pyobshell.engine.dto import DagDetailDTO
+from pyobshell.wire.task import DagDetailDTO
 
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 1.0

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pyobshell.engine.dto import ZERO_TIME, DagDetailDTO, NodeDetailDTO, TaskDetailDTO
+from pyobshell.wire.task import ZERO_TIME, DagDetailDTO, NodeDetailDTO, TaskDetailDTO
 
 HOP_START = "Backup parameters"
 HEALTH_CHECK = "Execute upgrade health checker script"

@@ -9,7 +9,7 @@ import typer
 
 from pyobshell.cli.dag_view import FAILED, SUCCEED, DagView, NodeView, build_view, format_elapsed
 from pyobshell.cli.output import EXIT_FAILED, Output
-from pyobshell.engine.dto import DagDetailDTO
+from pyobshell.wire.task import DagDetailDTO
 
 
 def next_steps(gid: str, agent: str, failed: NodeView | None) -> list[tuple[str, str]]:

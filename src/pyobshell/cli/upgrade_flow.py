@@ -22,7 +22,7 @@ from pyobshell.cli.output import CommandFailed, Output
 from pyobshell.cli.package_cmd import upload_files
 from pyobshell.cli.task_report import report_end
 from pyobshell.client import ObshellApiError, ObshellClient
-from pyobshell.engine.dto import DagDetailDTO
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.versions import Version
 
 PLAN_PATH = "/api/v1/ob/upgrade/plan"

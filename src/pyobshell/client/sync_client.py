@@ -24,7 +24,7 @@ from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
 from pyobshell.wire.package import PackageInfo
 from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError, ObshellConnectionError
-from pyobshell.engine.dto import DagDetailDTO
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 
 DEFAULT_TIMEOUT_S = 30.0

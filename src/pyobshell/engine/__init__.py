@@ -6,7 +6,6 @@ Main entry points: :class:`TaskEngine` (store + scheduler + executor), :class:`T
 """
 
 from pyobshell.engine.context import TaskContext
-from pyobshell.engine.dto import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
 from pyobshell.engine.engine import TaskEngine
 from pyobshell.engine.generic_id import GenericId, decode_generic_id, encode_cluster_id, encode_local_id
 from pyobshell.engine.model import AgentInfo, DagType, Maintainer, MaintenanceType, NodeType, Operator, State
@@ -24,9 +23,9 @@ from pyobshell.engine.task import (
 from pyobshell.engine.template import Node, Template, TemplateBuilder
 
 __all__ = [
-    "DEFAULT_REGISTRY", "AgentInfo", "DagDetailDTO", "DagType", "GenericId", "Maintainer", "MaintenanceType",
-    "Node", "NodeDetailDTO", "NodeType", "Operator", "State", "StoreKind", "SubTaskLogDTO", "Task",
-    "TaskContext", "TaskDetailDTO", "TaskEngine", "TaskInterrupted", "TaskOwnedByOtherAgent", "TaskRegistry",
+    "DEFAULT_REGISTRY", "AgentInfo", "DagType", "GenericId", "Maintainer", "MaintenanceType",
+    "Node", "NodeType", "Operator", "State", "StoreKind", "Task",
+    "TaskContext", "TaskEngine", "TaskInterrupted", "TaskOwnedByOtherAgent", "TaskRegistry",
     "TaskService", "TaskServices", "TaskStore", "Template", "TemplateBuilder", "WaitOperator",
     "decode_generic_id", "encode_cluster_id", "encode_local_id", "register_task_type",
 ]

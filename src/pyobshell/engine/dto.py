@@ -1,4 +1,4 @@
-"""DTOs of the task API (obshell ``task_dto.go``), with their JSON field names and order."""
+"""Building the task API's DTOs (``wire.task``) from the store's rows."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from pyobshell.engine.generic_id import encode_cluster_id, encode_local_id
 from pyobshell.engine.model import AgentInfo, State, operator_name, state_name
 from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow
 from pyobshell.engine.task import TaskRegistry
+from pyobshell.wire.task import ZERO_TIME, DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
 
 log = logging.getLogger(__name__)
-
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def format_time(moment: datetime | None) -> str:
@@ -25,63 +22,6 @@ def format_time(moment: datetime | None) -> str:
     local = moment.replace(tzinfo=UTC).astimezone()
     text = local.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-class AgentDTO(BaseModel):
-    ip: str
-    port: int
-
-
-class TaskDetailDTO(BaseModel):
-    id: str
-    task_id: int
-    name: str
-    state: str
-    operator: str
-    start_time: str
-    end_time: str
-    additional_data: dict[str, Any] | None = None
-    execute_times: int
-    execute_agent: AgentDTO
-    task_logs: list[str] | None = None
-
-
-class NodeDetailDTO(BaseModel):
-    id: str
-    node_id: int
-    name: str
-    state: str
-    operator: str
-    start_time: str
-    end_time: str
-    additional_data: dict[str, Any] | None = None
-    sub_tasks: list[TaskDetailDTO] | None = None
-
-
-class DagDetailDTO(BaseModel):
-    id: str
-    dag_id: int
-    name: str
-    stage: int
-    max_stage: int
-    maintenance_type: int
-    maintenance_key: str
-    state: str
-    operator: str
-    start_time: str
-    end_time: str
-    additional_data: dict[str, Any] | None = None
-    nodes: list[NodeDetailDTO] | None = None
-
-
-class SubTaskLogDTO(BaseModel):
-    id: int
-    sub_task_id: int
-    execute_times: int
-    log_content: str
-    is_sync: bool
-    create_time: str
-    update_time: str
 
 
 def merge_additional_data(target: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +72,7 @@ class DtoBuilder:
             state=state_name(task.state), operator=operator_name(task.operator),
             start_time=format_time(task.start_time), end_time=format_time(task.end_time),
             additional_data=self.additional_data(task) if with_data else None,
-            execute_times=task.execute_times, execute_agent=AgentDTO(ip=task.agent.ip, port=task.agent.port),
+            execute_times=task.execute_times, execute_agent=task.agent,
             task_logs=(logs or []) if visible else None,
         )
 

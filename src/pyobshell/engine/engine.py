@@ -19,7 +19,7 @@ import asyncio
 
 from pyobshell.engine.advance import DagAdvancer, LocalDispatcher
 from pyobshell.engine.context import TaskContext
-from pyobshell.engine.dto import DagDetailDTO
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.engine.executor import Executor
 from pyobshell.engine.logs import CLUSTER_SCHEDULER_TRACE, LOCAL_SCHEDULER_TRACE, engine_logger
 from pyobshell.engine.scheduler import Scheduler

@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 from pyobshell.engine import codes, maintenance
 from pyobshell.engine.context import TaskContext
 from pyobshell.engine.creation import create_dag
-from pyobshell.engine.dto import DagDetailDTO, DtoBuilder, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
+from pyobshell.engine.dto import DtoBuilder
+from pyobshell.wire.task import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
 from pyobshell.engine.generic_id import GenericId, decode_generic_id
 from pyobshell.engine.model import AgentInfo, DagType
 from pyobshell.engine.operators import Operators, parse_dag_operator, parse_node_operator
