@@ -40,7 +40,6 @@ from pyobshell.cluster.peer_reads import read_from_peers
 from pyobshell.engine import (
     DEFAULT_REGISTRY,
     AgentInfo,
-    DagDetailDTO,
     StoreKind,
     TaskEngine,
     TaskRegistry,
@@ -50,6 +49,7 @@ from pyobshell.engine import (
 )
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.errors import ObshellError
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.ob.endpoints import ObserverEndpoints, SqlEndpoint
 from pyobshell.ob.state import ObState
 from pyobshell.ob.target import ObserverTarget

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from cli.dag_factory import dag, node, sub_task, upgrade_dag, upgrade_names
 from pyobshell.cli.dag_view import build_view, format_elapsed, parse_time, section_names
-from pyobshell.upgrade.dag_layout import UpgradeMode
+from pyobshell.wire.upgrade import UpgradeMode
 
 NOW = datetime(2024, 1, 1, 10, 1, 0, tzinfo=timezone.utc)
 

@@ -174,10 +174,11 @@ def test_a_null_required_field_is_refused_naming_it(agent, uploaded):
 def test_the_upgrade_and_check_bodies_are_obshells():
     """``UpgradeCheckParam`` is version, release, upgradeDir (the SDK's upgrade_ob_check sends no
     mode); ``ObUpgradeParam`` adds mode and freeze_server; null means the zero value in both."""
-    from pyobshell.api.routes_upgrade import ObUpgradeParam, UpgradeCheckParam
+    from pyobshell.upgrade.upgrade_plan import UpgradeRequest
+    from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam
 
     check = UpgradeCheckParam.model_validate({"version": "4.2.1.1", "release": packages.RELEASE, "upgradeDir": None})
-    assert (check.upgradeDir, check.to_request().version.number_string) == ("", "4.2.1.1")
+    assert (check.upgradeDir, UpgradeRequest.of(check).version.number_string) == ("", "4.2.1.1")
     upgrade = ObUpgradeParam.model_validate({"version": "4.2.1.1", "release": packages.RELEASE, "mode": "rolling",
                                              "upgradeDir": None, "freeze_server": None})
     assert (upgrade.upgradeDir, upgrade.freeze_server, upgrade.mode) == ("", False, "ROLLING")

@@ -20,7 +20,8 @@ from pyobshell.wire.task import DagDetailDTO
 from pyobshell.engine.template import Template
 from pyobshell.ob.target import load_observer_target
 from pyobshell.upgrade import task_environment, upgrade_dag
-from pyobshell.upgrade.dag_layout import Stage, UpgradeMode, ZoneAgents
+from pyobshell.upgrade.dag_layout import Stage, ZoneAgents
+from pyobshell.wire.upgrade import UpgradeMode
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.upgrade.task_environment import TaskEnvironment, UpgradeTimings
 from pyobshell.upgrade.tasks.upgrade_context import RouteNode

@@ -15,7 +15,6 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, Request
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routes_package import StoreDep
@@ -28,88 +27,22 @@ from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.ob.errors import OB_NOT_CONNECTED
-from pyobshell.upgrade.dag_layout import UpgradeMode
+from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam, UpgradePlan
 from pyobshell.upgrade.upgrade_plan import (
     ClusterFacts,
-    UpgradePlan,
     UpgradeRequest,
     find_route_package,
     plan_upgrade,
     read_cluster_facts,
 )
-from pyobshell.upgrade.prechecks import AgentFacts, check_upgrade_dir_syntax
+from pyobshell.upgrade.prechecks import AgentFacts
 from pyobshell.upgrade.task_environment import upgrade_python
 from pyobshell.upgrade.upgrade_start import UpgradeInputs, check_dag, precheck, upgrade_dag
-from pyobshell.versions import Release, Version
 
 router = obshell_router(prefix="/api/v1/ob", tags=["upgrade"], dependencies=[accepts(PASSWORD)])
 
 ClusterFactsSource = Callable[[], ClusterFacts]
 """Blocking: read the cluster facts (runs in a worker thread)."""
-
-
-def _four_numbers(text: str) -> str:
-    version = Version.parse(text)
-    if version.build is not None:
-        raise ValueError(f"{text!r} carries a build; give the four numbers only (the build is in 'release')")
-    return version.number_string
-
-
-def _release(text: str) -> str:
-    return str(Release.parse(text))
-
-
-def _upgrade_dir(text: str) -> str:
-    """Empty (the agent's default) or an absolute path without traversal; writability and
-    space are pre-checks, since they depend on each host."""
-    failure = check_upgrade_dir_syntax(text)
-    if failure is not None:
-        raise ValueError(failure.message)
-    return text.strip()
-
-
-def _mode(text: str) -> str:
-    return UpgradeMode.parse(text).value
-
-
-def _null_is(zero: object) -> BeforeValidator:
-    """Go's JSON binding leaves a field at its zero value for ``null``: obshell's SDK sends
-    ``"upgradeDir": null`` when no directory is given."""
-    return BeforeValidator(lambda value: zero if value is None else value)
-
-
-NullText = _null_is("")
-
-
-class UpgradeCheckParam(BaseModel):
-    """The body of ``POST /api/v1/ob/upgrade/check`` (obshell's ``UpgradeCheckParam``: no mode)."""
-
-    model_config = ConfigDict(extra="ignore")
-    version: Annotated[str, NullText, AfterValidator(_four_numbers)] = Field(
-        description="target version, e.g. 4.2.1.1")
-    release: Annotated[str, NullText, AfterValidator(_release)] = Field(
-        description="BUILD.DISTRIBUTION, e.g. 101000062023110109.el7")
-    upgradeDir: Annotated[str, NullText, AfterValidator(_upgrade_dir)] = Field(
-        default="", description="absolute path; empty or null: <ob home>/upgrade on every host")
-
-    def to_request(self) -> UpgradeRequest:
-        # The check downloads and unpacks every hop's packages on every host, whatever the mode
-        # will be: it is planned as a stop-service upgrade, which any number of zones allows.
-        return UpgradeRequest(version=Version.parse(self.version), release=Release.parse(self.release),
-                              mode=UpgradeMode.STOPSERVICE, upgrade_dir=self.upgradeDir)
-
-
-class ObUpgradeParam(UpgradeCheckParam):
-    """The body of ``POST /api/v1/ob/upgrade`` and ``/plan`` (obshell's ``ObUpgradeParam``)."""
-
-    mode: Annotated[str, NullText, AfterValidator(_mode)] = Field(description="ROLLING or STOPSERVICE (any case)")
-    freeze_server: Annotated[bool, _null_is(False)] = Field(
-        default=False, description="minor freeze before each observer is stopped")
-
-    def to_request(self) -> UpgradeRequest:
-        return UpgradeRequest(version=Version.parse(self.version), release=Release.parse(self.release),
-                              mode=UpgradeMode(self.mode), upgrade_dir=self.upgradeDir,
-                              freeze_server=self.freeze_server)
 
 
 def cluster_facts_source(request: Request) -> ClusterFactsSource:
@@ -125,7 +58,7 @@ def cluster_facts_source(request: Request) -> ClusterFactsSource:
 @router.post("/upgrade/plan", response_model=UpgradePlan, summary="What an upgrade would do (nothing runs)")
 async def plan_ob_upgrade(body: ObUpgradeParam, store: StoreDep,
                           read_facts: Annotated[ClusterFactsSource, Depends(cluster_facts_source)]) -> UpgradePlan:
-    upgrade = body.to_request()
+    upgrade = UpgradeRequest.of(body)
     facts, packages, route_text = await _read_facts(upgrade, store, read_facts)
     return plan_upgrade(upgrade, facts, packages, route_text)
 
@@ -162,7 +95,7 @@ async def _gather(body: UpgradeCheckParam, store: PackageStore, request: Request
     cluster = state.tasks.services.cluster if state.tasks is not None else None
     if cluster is None or state.ob_pool is None:
         raise TASK_ENGINE_UNAVAILABLE("the cluster task store is not open yet (is the observer available?)")
-    upgrade = body.to_request()
+    upgrade = UpgradeRequest.of(body)
     facts, packages, route_text = await _read_facts(upgrade, store, read_facts)
     agents, missing = await _agent_facts(state, facts)
     return cluster, state.ob_pool, UpgradeInputs(upgrade, facts, packages, route_text, agents, missing)

@@ -28,6 +28,7 @@ from enum import Enum
 
 from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import ErrorCode, ErrorKind
+from pyobshell.wire.upgrade import UpgradeMode
 
 LAYOUT_INVALID = ErrorCode("OB.Upgrade.Layout.Invalid", ErrorKind.UNEXPECTED, "Cannot lay out the upgrade: {}")
 
@@ -38,19 +39,6 @@ SCRIPT_CHECKER = "etc/upgrade_checker.py"
 SCRIPT_PRE = "etc/upgrade_pre.py"
 SCRIPT_HEALTH_CHECKER = "etc/upgrade_health_checker.py"
 SCRIPT_POST = "etc/upgrade_post.py"
-
-
-class UpgradeMode(str, Enum):
-    ROLLING = "ROLLING"
-    STOPSERVICE = "STOPSERVICE"
-
-    @classmethod
-    def parse(cls, text: str) -> "UpgradeMode":
-        """Case-insensitive, as obshell upper-cases the mode; ValueError names the accepted values."""
-        try:
-            return cls(text.strip().upper())
-        except (AttributeError, ValueError):
-            raise ValueError(f"upgrade mode {text!r} is not supported; use ROLLING or STOPSERVICE") from None
 
 
 class StageKind(Enum):

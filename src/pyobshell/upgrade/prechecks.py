@@ -9,20 +9,19 @@ or over plain facts; it returns a :class:`CheckFailure` or ``None``.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pyobshell.errors import ErrorCode, ErrorKind
+from pyobshell.wire.upgrade import upgrade_dir_problem
 
 Query = Callable[[str], Sequence[Sequence[object]]]
 
 PRECHECK_FAILED = ErrorCode("OB.Upgrade.PreCheckFailed", ErrorKind.BAD_REQUEST, "Upgrade pre-check failed: {}")
 ROLLING_MIN_ZONES = 3
 ROLLING_MIN_ZONES_SHARED_STORAGE = 2
-_PATH_CHARS = re.compile(r"^[a-zA-Z0-9\u4e00-\u9fa5\-_:@/.]*$")
 
 
 @dataclass(frozen=True)
@@ -161,18 +160,9 @@ def agent_failures(agents: Sequence[AgentFacts], missing: Sequence[str] = ()) ->
 # --- the upgrade directory ----------------------------------------------------------------
 
 def check_upgrade_dir_syntax(upgrade_dir: str) -> CheckFailure | None:
-    """Empty means the agent's default. Otherwise: absolute, plain characters, no traversal."""
-    path = upgrade_dir.strip()
-    if not path:
-        return None
-    invalid = "Common.InvalidPath"
-    if not path.startswith("/"):
-        return CheckFailure(invalid, f"Path '{path}' is not valid: it should start with '/'")
-    if not _PATH_CHARS.match(path):
-        return CheckFailure(invalid, f"Path '{path}' is not valid: it contains characters that are not allowed")
-    if ".." in PurePosixPath(path).parts:
-        return CheckFailure(invalid, f"Path '{path}' is not valid: it must not contain '..'")
-    return None
+    """The one rule for an ``upgradeDir`` as written (``wire.upgrade.upgrade_dir_problem``)."""
+    problem = upgrade_dir_problem(upgrade_dir)
+    return CheckFailure("Common.InvalidPath", problem) if problem is not None else None
 
 
 def check_upgrade_dir(upgrade_dir: str, required_bytes: int = 0) -> CheckFailure | None:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pyobshell.engine import AgentInfo, Node, TaskContext
 from pyobshell.engine.model import EXECUTE_AGENTS_KEY, Maintainer
 from pyobshell.engine.template import Template, TemplateBuilder
-from pyobshell.upgrade.dag_layout import FreezeScope, Stage, StageKind, UpgradeMode, check_dag_name, dag_name
+from pyobshell.upgrade.dag_layout import FreezeScope, Stage, StageKind, check_dag_name, dag_name
+from pyobshell.wire.upgrade import UpgradeMode
 from pyobshell.upgrade.tasks import (
     BackupParametersTask,
     CheckPackagesTask,

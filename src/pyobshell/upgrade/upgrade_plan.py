@@ -14,18 +14,13 @@ since its ``oceanbase_upgrade_dep.yml`` is where the route comes from.
 from __future__ import annotations
 
 import logging
-import posixpath
-import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from pydantic import BaseModel, Field
 
 from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import MYSQL_ERROR, ErrorCode, ErrorKind, ObshellError
 from pyobshell.ob.connection import ObConnectionPool
-from pyobshell.upgrade.dag_layout import Stage, UpgradeMode, ZoneAgents, dag_name, upgrade_stages
+from pyobshell.upgrade.dag_layout import Stage, ZoneAgents, dag_name, upgrade_stages
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.route_file import RouteFile, parse_route_file
 from pyobshell.upgrade.route_planner import (
@@ -36,17 +31,26 @@ from pyobshell.upgrade.route_planner import (
     plan_route,
 )
 from pyobshell.versions import BuildVersion, Release, Version
+from pyobshell.wire.upgrade import (
+    ObUpgradeParam,
+    PlannedHop,
+    PlannedPackage,
+    PlannedStage,
+    UpgradeCheckParam,
+    UpgradeMode,
+    UpgradePlan,
+    upgrade_dir_problem,
+)
 
 log = logging.getLogger(__name__)
 
 _B, _X = ErrorKind.BAD_REQUEST, ErrorKind.UNEXPECTED
-INVALID_PATH = ErrorCode("Common.InvalidPath", _B, "Path '{}' is not valid: {}")
+INVALID_PATH = ErrorCode("Common.InvalidPath", _B, "{}")
 UNABLE_TO_ROLLING_UPGRADE = ErrorCode("OB.Upgrade.UnableToRollingUpgrade", _B, "{}")
 TARGET_PACKAGE_NOT_EXIST = ErrorCode("OB.Package.NotExist", _B, "These packages are missing: '{}'")
 CLUSTER_FACTS_UNAVAILABLE = ErrorCode("OB.Upgrade.ClusterFacts.Unavailable", _X,
                                       "Cannot read the cluster for the upgrade: {}")
 
-_PATH_CHARS = re.compile(r"^[a-zA-Z0-9\u4e00-\u9fa5\-_:@/.]*$")
 NULL_RELEASE = "null"  # obshell's release of a route node without a build
 SHARED_STORAGE = "SHARED_STORAGE"
 
@@ -60,6 +64,17 @@ class UpgradeRequest:
     mode: UpgradeMode
     upgrade_dir: str = ""
     freeze_server: bool = False
+
+    @classmethod
+    def of(cls, body: UpgradeCheckParam) -> "UpgradeRequest":
+        """The validated body; the check (which has no mode) is planned as a stop-service
+        upgrade: it downloads and unpacks every hop's packages on every host whatever the mode
+        will be, and any number of zones allows stop-service."""
+        if isinstance(body, ObUpgradeParam):
+            return cls(version=Version.parse(body.version), release=Release.parse(body.release),
+                       mode=UpgradeMode(body.mode), upgrade_dir=body.upgradeDir, freeze_server=body.freeze_server)
+        return cls(version=Version.parse(body.version), release=Release.parse(body.release),
+                   mode=UpgradeMode.STOPSERVICE, upgrade_dir=body.upgradeDir)
 
     @property
     def target(self) -> Version:
@@ -81,71 +96,15 @@ class ClusterFacts:
     shared_storage: bool = False
 
 
-# -- the plan (pydantic: it is what the plan endpoint answers) ---------------------------------
-
-
-class AgentAddress(BaseModel):
-    ip: str
-    port: int
-
-
-class PlannedPackage(BaseModel):
-    name: str
-    architecture: str
-    file_name: str = Field(description="the RPM file name; '${release}' stands for any non-deprecated build")
-    present: bool
-    pkg_id: int | None = Field(default=None, description="the stored package that will be used")
-
-
-class PlannedHop(BaseModel):
-    index: int = Field(description="upgradeRouteIndex of the hop's stages")
-    version: str
-    release: str = Field(description="build number, or 'null' for any non-deprecated build")
-    build_version: str
-    role: str = Field(description="'barrier' (a binary that must really be installed) or 'target'")
-    packages: list[PlannedPackage]
-
-
-class PlannedStage(BaseModel):
-    index: int = Field(description="1-based stage number (the DAG's stage)")
-    name: str
-    parallel: bool
-    agents: list[AgentAddress] = Field(description="executing agents of a parallel stage; none: the maintainer")
-    hop: int | None = None
-    zone: str | None = None
-
-
-class UpgradePlan(BaseModel):
-    name: str = Field(description="the name the upgrade DAG will have")
-    current_version: str = Field(description="version-build the cluster runs")
-    target_version: str
-    target_release: str
-    mode: UpgradeMode
-    freeze_server: bool
-    upgrade_dir: str
-    route: list[PlannedHop] = Field(description="hop by hop, the start left out")
-    missing_packages: list[str]
-    ready: bool = Field(description="every package of every hop is stored")
-    max_stage: int
-    stages: list[PlannedStage]
-
-
 # -- pure planning -------------------------------------------------------------------------------
 
 
 def check_upgrade_dir(upgrade_dir: str) -> str:
-    """The trimmed dir; empty means the default. Refuses what obshell's CheckPathValid refuses."""
-    path = upgrade_dir.strip()
-    if not path:
-        return ""
-    if not path.startswith("/"):
-        raise INVALID_PATH(path, "should start with '/'")
-    if not _PATH_CHARS.match(path):
-        raise INVALID_PATH(path, "only letters, digits and - _ : @ / . are allowed")
-    parent = f"/{uuid.uuid4()}"
-    if not posixpath.normpath(parent + path).startswith(parent):
-        raise INVALID_PATH(path, "it climbs out of its parent directory")
-    return path
+    """The trimmed dir (empty: the default), or 400 ``Common.InvalidPath``."""
+    problem = upgrade_dir_problem(upgrade_dir)
+    if problem is not None:
+        raise INVALID_PATH(problem)
+    return upgrade_dir.strip()
 
 
 def route_package_name(edition: str) -> str:
@@ -235,7 +194,7 @@ def _planned_package(name: str, step: RouteStep, arch: str, distribution: str,
 
 def _planned_stage(index: int, stage: Stage) -> PlannedStage:
     return PlannedStage(index=index, name=stage.name, parallel=stage.parallel,
-                        agents=[AgentAddress(ip=a.ip, port=a.port) for a in stage.agents],
+                        agents=list(stage.agents),
                         hop=stage.hop, zone=stage.zone)
 
 

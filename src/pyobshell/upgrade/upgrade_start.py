@@ -14,12 +14,14 @@ from pyobshell.engine import AgentInfo, TaskContext
 from pyobshell.engine.template import Template
 from pyobshell.errors import ObshellError
 from pyobshell.upgrade import prechecks
-from pyobshell.upgrade.dag_layout import UpgradeMode, check_stages, upgrade_stages
+from pyobshell.upgrade.dag_layout import check_stages, upgrade_stages
+from pyobshell.wire.upgrade import UpgradeMode
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.prechecks import AgentFacts, CheckFailure, Query
 from pyobshell.upgrade.tasks.upgrade_context import RouteNode
 from pyobshell.upgrade.upgrade_dag import check_template, upgrade_context, upgrade_template
-from pyobshell.upgrade.upgrade_plan import ClusterFacts, UpgradePlan, UpgradeRequest, plan_upgrade
+from pyobshell.upgrade.upgrade_plan import ClusterFacts, UpgradeRequest, plan_upgrade
+from pyobshell.wire.upgrade import UpgradePlan
 
 PYTHON_CHECK_TIMEOUT_S = 30
 _ROLLING_CODE = "OB.Upgrade.UnableToRollingUpgrade"
