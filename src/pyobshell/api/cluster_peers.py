@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from pyobshell.wire.agent import AgentStatus
 from pyobshell.api.state import AgentState
+from pyobshell.wire.envelope import EnvelopeError, envelope_data
 
 log = logging.getLogger(__name__)
 PEER_STATUS_TIMEOUT_S = 3.0
@@ -20,8 +21,8 @@ PEER_STATUS_TIMEOUT_S = 3.0
 async def _status_of(client: httpx.AsyncClient, ip: str, port: int) -> AgentStatus | None:
     try:
         response = await client.get(f"http://{ip}:{port}/api/v1/status")
-        return AgentStatus.model_validate(response.json()["data"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError, ValidationError) as exc:
+        return AgentStatus.model_validate(envelope_data(response.status_code, response.content))
+    except (httpx.HTTPError, EnvelopeError, ValidationError) as exc:
         log.info("agent %s:%d left out of the agents' status: %s", ip, port, type(exc).__name__)
         return None
 

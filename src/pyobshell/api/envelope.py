@@ -9,38 +9,16 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pyobshell.errors import ObshellError
 
-T = TypeVar("T")
-
 STARTED_NS_KEY = "obshell_started_ns"
 TRACE_ID_KEY = "obshell_trace_id"
-
-
-class ApiError(BaseModel):
-    code: int | None = Field(default=None, description="obshell's old numeric code; omitted when 0")
-    errCode: str
-    message: str
-    subErrors: list[Any] | None = None
-
-
-class Envelope(BaseModel, Generic[T]):
-    """The documented shape of every response (for OpenAPI)."""
-
-    successful: bool
-    timestamp: str = Field(description="server time, RFC 3339 with nanoseconds")
-    duration: int = Field(description="handling time in milliseconds")
-    status: int = Field(description="the HTTP status of this response")
-    traceId: str
-    data: T | None = None
-    error: ApiError | None = None
 
 
 def rfc3339_nano(epoch_ns: int | None = None) -> str:

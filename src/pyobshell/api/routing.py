@@ -19,7 +19,8 @@ from fastapi.utils import create_model_field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pyobshell.api.envelope import Envelope, EnvelopeResponse
+from pyobshell.api.envelope import EnvelopeResponse
+from pyobshell.wire.envelope import Envelope
 
 _HOP_HEADERS = {"content-length", "content-type"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pyobshell.wire.envelope import NOT_AN_ENVELOPE, EnvelopeError
 
 
 class ObshellClientError(Exception):
@@ -13,20 +13,17 @@ class ObshellConnectionError(ObshellClientError):
     """The agent could not be reached (refused, timed out, DNS, TLS...)."""
 
 
-class ObshellApiError(ObshellClientError):
+class ObshellApiError(EnvelopeError, ObshellClientError):
     """The agent answered with an error envelope (or with something that is not an envelope).
 
-    ``err_code`` is obshell's dotted code (``Security.Authentication.IncorrectOceanbasePassword``); a reply that is not an
-    envelope at all gets ``Client.InvalidResponse``.
+    ``err_code`` is obshell's dotted code (``Security.Authentication.IncorrectOceanbasePassword``),
+    ``old_code`` its old numeric one; a reply that is not an envelope at all gets
+    ``Client.InvalidResponse``.
     """
 
-    def __init__(self, err_code: str, message: str, status: int, trace_id: str = "", sub_errors: list[Any] | None = None):
-        super().__init__(f"[{status} {err_code}] {message}" + (f" (trace {trace_id})" if trace_id else ""))
-        self.err_code = err_code
-        self.message = message
-        self.status = status
-        self.trace_id = trace_id
-        self.sub_errors = sub_errors or []
+    @classmethod
+    def of(cls, error: EnvelopeError) -> "ObshellApiError":
+        return cls(error.err_code, error.message, error.status, error.trace_id, error.sub_errors, error.old_code)
 
 
-INVALID_RESPONSE = "Client.InvalidResponse"
+INVALID_RESPONSE = NOT_AN_ENVELOPE

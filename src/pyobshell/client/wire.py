@@ -25,6 +25,8 @@ from pyobshell.client.credentials import Credentials
 from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError
 from pyobshell.security.file_digest import FILE_SHA256_HEADER, build_file_sha256_header
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
+from pyobshell.wire.envelope import EnvelopeError
+from pyobshell.wire.envelope import envelope_data as read_envelope
 
 DEFAULT_PORT = 2886
 JSON_CONTENT_TYPE = "application/json"  # what obshell's clients send with the base64 body
@@ -91,18 +93,9 @@ def upload_headers(builder: RequestBuilder, credentials: Credentials, url: httpx
 def envelope_data(response: httpx.Response) -> Any:
     """``data`` of a success envelope; any other reply raises :class:`ObshellApiError`."""
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or "successful" not in body:
-        raise ObshellApiError(INVALID_RESPONSE, f"HTTP {response.status_code}: the reply is not an obshell envelope", response.status_code)
-    trace_id = str(body.get("traceId") or "")
-    if body.get("successful") is True and response.status_code < 400:
-        return body.get("data")
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    code = error.get("errCode") or (str(error["code"]) if error.get("code") else INVALID_RESPONSE)
-    status = body.get("status") if isinstance(body.get("status"), int) else response.status_code
-    raise ObshellApiError(str(code), str(error.get("message") or "no message"), status, trace_id, error.get("subErrors"))
+        return read_envelope(response.status_code, response.content)
+    except EnvelopeError as error:
+        raise ObshellApiError.of(error) from None
 
 
 def typed(data: Any, model: Any) -> Any:

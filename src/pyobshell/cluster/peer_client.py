@@ -21,6 +21,8 @@ from pyobshell.cluster.agent_registry import AgentRegistry
 from pyobshell.engine.model import AgentInfo
 from pyobshell.security.agent_token import AgentToken
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
+from pyobshell.wire.envelope import EnvelopeError
+from pyobshell.wire.envelope import envelope_data as read_envelope
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -43,14 +45,11 @@ class PeerReply:
 
 
 def envelope_data(reply: PeerReply) -> Any:
+    """The reply's ``data``, or :class:`PeerCallError` with the peer's status and errCode."""
     try:
-        body = json.loads(reply.body)
-    except ValueError:
-        raise PeerCallError(f"HTTP {reply.status}: the reply is not JSON", reply.status) from None
-    if isinstance(body, dict) and body.get("successful") is True and reply.status < 400:
-        return body.get("data")
-    error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
-    raise PeerCallError(str(error.get("message") or f"HTTP {reply.status}"), reply.status, str(error.get("errCode") or ""))
+        return read_envelope(reply.status, reply.body)
+    except EnvelopeError as error:
+        raise PeerCallError(error.message, error.status, error.err_code) from None
 
 
 class PeerClient:
