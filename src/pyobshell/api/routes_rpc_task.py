@@ -37,33 +37,6 @@ COORDINATOR_NOT_INITIALIZED = ErrorCode("Agent.Coordinator.NotInitialized", Erro
                                         "Coordinator is not initialized: {}")
 
 
-class AgentAddress(BaseModel):
-    ip: str = Field(min_length=1)
-    port: int = Field(ge=1, le=65535)
-
-
-class RemoteTaskBody(BaseModel):
-    """obshell's ``RemoteTask`` (``start_time``/``end_time`` are accepted and ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-    task_id: int = Field(ge=1)
-    name: str
-    struct_name: str
-    state: int = Field(ge=1, le=5)
-    operator: int = Field(ge=1, le=5)
-    can_cancel: bool = False
-    can_continue: bool = False
-    can_pass: bool = False
-    can_retry: bool = False
-    can_rollback: bool = False
-    context: dict[str, Any] = Field(default_factory=dict)
-    execute_times: int = Field(ge=0)
-    executer_agent: AgentAddress
-
-    def remote_task(self) -> RemoteTask:
-        return RemoteTask.from_json(self.model_dump())
-
-
 class TaskLogBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     sub_task_id: int = Field(ge=1)
@@ -87,19 +60,19 @@ ClusterAgentDep = Annotated[ClusterAgent, Depends(cluster_agent)]
 
 
 @router.post("/task/sub_task", response_model=TaskDetail, summary="Run a copy of a cluster sub-task here")
-def receive_sub_task(body: RemoteTaskBody, agent: ClusterAgentDep) -> TaskDetail:
-    return TaskDetail(task_id=agent.receiver.accept(body.remote_task()))
+def receive_sub_task(body: RemoteTask, agent: ClusterAgentDep) -> TaskDetail:
+    return TaskDetail(task_id=agent.receiver.accept(body))
 
 
 @router.patch("/task/sub_task", summary="Start or finish a cluster sub-task (on the maintainer)")
-def update_sub_task(body: RemoteTaskBody, agent: ClusterAgentDep) -> None:
-    maintainer_rpc.update_sub_task(agent.cluster, body.remote_task())
+def update_sub_task(body: RemoteTask, agent: ClusterAgentDep) -> None:
+    maintainer_rpc.update_sub_task(agent.cluster, body)
     agent.wake()
 
 
 @router.delete("/task/sub_task", summary="Stop the run of a cluster sub-task here")
-def cancel_sub_task(body: RemoteTaskBody, agent: ClusterAgentDep) -> None:
-    agent.receiver.cancel(body.remote_task())
+def cancel_sub_task(body: RemoteTask, agent: ClusterAgentDep) -> None:
+    agent.receiver.cancel(body)
 
 
 @router.post("/task/log", summary="Store a log line of a cluster sub-task (on the maintainer)")

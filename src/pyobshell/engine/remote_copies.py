@@ -14,7 +14,9 @@ is pushed later by the cluster's sync loop.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -27,48 +29,51 @@ REMOTE_NODE_ID = 0
 SYNC_BATCH = 1000
 
 
-@dataclass
-class RemoteTask:
-    """A cluster sub-task as the maintainer sends it (obshell's ``RemoteTask`` JSON)."""
+def _context(value: Any) -> TaskContext:
+    return value if isinstance(value, TaskContext) else TaskContext.from_dict(value or {})
 
-    task_id: int
+
+def _agent(value: Any) -> AgentInfo:
+    agent = AgentInfo.from_any(value)
+    if not agent.ip or not 1 <= agent.port <= 65535:
+        raise ValueError(f"not an agent address: {value!r}")
+    return agent
+
+
+class RemoteTask(BaseModel):
+    """A cluster sub-task as the maintainer sends it to its executor, and as the executor
+    reports it back (obshell's ``RemoteTask`` JSON; ``start_time``/``end_time`` are ignored).
+    The one shape of that message: the RPC routes take it as their body, validated once."""
+
+    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
+    task_id: int = Field(ge=1)
     name: str
     struct_name: str
     state: State
     operator: Operator
-    can_cancel: bool
-    can_continue: bool
-    can_pass: bool
-    can_retry: bool
-    can_rollback: bool
-    context: TaskContext
-    execute_times: int
-    executer_agent: AgentInfo
+    can_cancel: bool = False
+    can_continue: bool = False
+    can_pass: bool = False
+    can_retry: bool = False
+    can_rollback: bool = False
+    context: Annotated[TaskContext, BeforeValidator(_context), PlainSerializer(lambda c: c.to_dict())] = Field(
+        default_factory=TaskContext)
+    execute_times: int = Field(ge=0)
+    executer_agent: Annotated[AgentInfo, BeforeValidator(_agent)]
 
     @classmethod
     def from_row(cls, row: SubTaskRow) -> "RemoteTask":
-        return cls(row.id, row.name, row.struct_name, row.state, row.operator, row.can_cancel, row.can_continue,
-                   row.can_pass, row.can_retry, row.can_rollback, row.context, row.execute_times, row.agent)
+        return cls(task_id=row.id, name=row.name, struct_name=row.struct_name, state=row.state, operator=row.operator,
+                   can_cancel=row.can_cancel, can_continue=row.can_continue, can_pass=row.can_pass,
+                   can_retry=row.can_retry, can_rollback=row.can_rollback, context=row.context,
+                   execute_times=row.execute_times, executer_agent=row.agent)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id, "name": self.name, "struct_name": self.struct_name, "state": int(self.state),
-            "operator": int(self.operator), "can_cancel": self.can_cancel, "can_continue": self.can_continue,
-            "can_pass": self.can_pass, "can_retry": self.can_retry, "can_rollback": self.can_rollback,
-            "context": self.context.to_dict(), "execute_times": self.execute_times,
-            "executer_agent": self.executer_agent.to_dict(),
-        }
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> "RemoteTask":
-        return cls(
-            task_id=int(raw["task_id"]), name=str(raw["name"]), struct_name=str(raw["struct_name"]),
-            state=State(int(raw["state"])), operator=Operator(int(raw["operator"])),
-            can_cancel=bool(raw.get("can_cancel")), can_continue=bool(raw.get("can_continue")),
-            can_pass=bool(raw.get("can_pass")), can_retry=bool(raw.get("can_retry")),
-            can_rollback=bool(raw.get("can_rollback")), context=TaskContext.from_dict(raw.get("context") or {}),
-            execute_times=int(raw["execute_times"]), executer_agent=AgentInfo.from_any(raw["executer_agent"]),
-        )
+        return cls.model_validate(raw)
 
 
 @dataclass(frozen=True)
