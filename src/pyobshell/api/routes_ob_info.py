@@ -14,7 +14,6 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import Request
-from pydantic import BaseModel, Field
 
 from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routing import obshell_router
@@ -22,6 +21,8 @@ from pyobshell.errors import MYSQL_ERROR, ObshellError
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.versions import BuildVersion
+from pyobshell.wire.agent import AgentInfo
+from pyobshell.wire.ob import AgentInstance, ClusterConfig, ObInfo, ServerConfig, ZoneStatus
 
 log = logging.getLogger(__name__)
 
@@ -33,48 +34,6 @@ ZONES_SQL = "SELECT ZONE, STATUS FROM oceanbase.DBA_OB_ZONES ORDER BY ZONE"
 CLUSTER_SQL = ("SELECT DISTINCT NAME, VALUE FROM oceanbase.GV$OB_PARAMETERS "
                "WHERE NAME IN ('cluster', 'cluster_id')")
 AGENTS_SQL = "SELECT ip, port, zone, identity, version FROM ocs.all_agent ORDER BY zone, ip, port"
-
-
-class AgentInstance(BaseModel):
-    ip: str
-    port: int
-    zone: str
-    identity: str
-    version: str
-
-
-class ServerConfig(BaseModel):
-    svr_ip: str
-    svr_port: int
-    sql_port: int
-    agent_port: int = Field(description="the port of the agent beside it (0: none registered)")
-    with_rootserver: str
-    status: str
-    build_version: str
-
-
-class ClusterConfig(BaseModel):
-    id: int
-    name: str
-    version: str = Field(description="the lowest build any server runs, version-build")
-    topology: dict[str, list[ServerConfig]]
-
-
-class ZoneStatus(BaseModel):
-    zone: str
-    status: str
-
-
-class AgentAddress(BaseModel):
-    ip: str
-    port: int
-
-
-class ObInfo(BaseModel):
-    agent_info: list[AgentInstance]
-    obcluster_info: ClusterConfig
-    zones: list[ZoneStatus] = Field(description="pyobshell: every zone's status")
-    maintainer: AgentAddress | None = Field(default=None, description="pyobshell: the current maintainer")
 
 
 def _optional(pool: ObConnectionPool, sql: str) -> list[dict[str, Any]]:
@@ -120,7 +79,7 @@ def read_ob_info(pool: ObConnectionPool) -> ObInfo:
     return ObInfo(agent_info=agents, obcluster_info=config, zones=zones)
 
 
-def _maintainer(request: Request) -> AgentAddress | None:
+def _maintainer(request: Request) -> AgentInfo | None:
     """Blocking: who holds the maintainer lease (None when this agent is not a cluster agent)."""
     tasks = getattr(request.app.state.agent, "tasks", None)
     agent = getattr(tasks, "cluster_agent", None)
@@ -129,7 +88,7 @@ def _maintainer(request: Request) -> AgentAddress | None:
     row = agent.election.read()
     if not row.is_active(agent.settings.lease_s) or row.agent is None:
         return None
-    return AgentAddress(ip=row.agent.ip, port=row.agent.port)
+    return row.agent
 
 
 @router.get("/info", response_model=ObInfo, summary="Servers, zones, builds, agents and maintainer")
