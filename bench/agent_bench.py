@@ -39,8 +39,8 @@ from pathlib import Path
 import psutil
 
 from bench_tasks import BenchStep
-from pyobshell.agent_home import AgentHome
-from pyobshell.agent_tasks import TASK_MODULES_ENV
+from pyobshell.agent.home import AgentHome
+from pyobshell.agent.tasks import TASK_MODULES_ENV
 from pyobshell.client import AsyncObshellClient, ObshellClient
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskService, TaskStore, TemplateBuilder
 

@@ -18,8 +18,8 @@ import pytest
 
 import agent_test_tasks
 from agent_test_tasks import JOURNAL_PARAM, RELEASE_FILE, JournalStep, LongContinuableStep, runs
-from pyobshell.agent_home import AgentHome
-from pyobshell.agent_tasks import TASK_MODULES_ENV, cluster_store_url
+from pyobshell.agent.home import AgentHome
+from pyobshell.agent.tasks import TASK_MODULES_ENV, cluster_store_url
 from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskContext, TaskService, TaskStore, TemplateBuilder
 from pyobshell.ob.target import ObserverTarget

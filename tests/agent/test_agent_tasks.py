@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from pyobshell.agent_tasks import (
+from pyobshell.agent.tasks import (
     TASK_MODULES_ENV,
     AgentTasks,
     TaskModuleError,
@@ -90,7 +90,7 @@ async def wait_until(condition, timeout: float = 10.0) -> None:
 @pytest.mark.anyio
 async def test_cluster_store_opens_when_ob_is_available_and_retries(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pyobshell.agent_tasks.OPEN_RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr("pyobshell.agent.tasks.OPEN_RETRY_FIRST_S", 0.01)
     opener = FlakyOpener(tmp_path / "cluster.db", failures=2)
     tasks = AgentTasks.for_agent(tmp_path / "local.db", OWNER, opener)
     await tasks.start()
@@ -111,7 +111,7 @@ async def test_cluster_store_opens_when_ob_is_available_and_retries(tmp_path: Pa
 
 @pytest.mark.anyio
 async def test_stop_ends_an_opener_still_retrying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pyobshell.agent_tasks.OPEN_RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr("pyobshell.agent.tasks.OPEN_RETRY_FIRST_S", 0.01)
     opener = FlakyOpener(tmp_path / "cluster.db", failures=10**6)
     tasks = AgentTasks.for_agent(tmp_path / "local.db", OWNER, opener)
     await tasks.start()
@@ -125,7 +125,7 @@ async def test_stop_ends_an_opener_still_retrying(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.anyio
 async def test_no_retry_once_ob_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pyobshell.agent_tasks.OPEN_RETRY_FIRST_S", 0.05)
+    monkeypatch.setattr("pyobshell.agent.tasks.OPEN_RETRY_FIRST_S", 0.05)
     opener = FlakyOpener(tmp_path / "cluster.db", failures=10**6)
     tasks = AgentTasks.for_agent(tmp_path / "local.db", OWNER, opener)
     await tasks.start()

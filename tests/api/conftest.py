@@ -10,7 +10,7 @@ import pymysql
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
 from pyobshell.api.auth import PUBLIC, accepts
 from pyobshell.api.routing import obshell_router

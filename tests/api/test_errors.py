@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pyobshell.api.logging_setup import configure_logging
+from pyobshell.agent.logs import configure_logging
 
 
 def assert_error(response, status: int, code: str) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from pyobshell.api.server import bind_listener
+from pyobshell.agent.process import bind_listener
 
 
 def free_port() -> int:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pyobshell.agent_tasks import AgentTasks
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.agent.tasks import AgentTasks
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
 from pyobshell.api.state import AgentState
 from pyobshell.client import ObshellClient

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, UploadFile
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
 from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routing import obshell_router

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 
 import cluster_test_tasks
-from pyobshell.agent_home import AgentHome
-from pyobshell.agent_tasks import TASK_MODULES_ENV, cluster_store_url
+from pyobshell.agent.home import AgentHome
+from pyobshell.agent.tasks import TASK_MODULES_ENV, cluster_store_url
 from pyobshell.client import ObshellClient
 from pyobshell.cluster.settings import LEASE_ENV, RENEW_ENV
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskContext, TaskService, TaskStore, Template

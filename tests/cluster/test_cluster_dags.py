@@ -15,7 +15,7 @@ import pytest
 
 from cluster_helpers import AGENT_PORT, LEASE_S, RENEW_S, ClusterUnderTest, agent_env
 from cluster_test_tasks import HOMES_PARAM, RELEASE_PARAM, HeldStep, HomeStep, runs
-from pyobshell.agent_home import AgentHome
+from pyobshell.agent.home import AgentHome
 from pyobshell.client import ObshellApiError
 from pyobshell.engine import AgentInfo, Node, TaskContext, TemplateBuilder, encode_local_id
 from simhelpers import sim_cluster, wait_for

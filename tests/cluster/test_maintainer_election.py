@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyobshell.agent_tasks import cluster_store_url, open_cluster_store
+from pyobshell.agent.tasks import cluster_store_url, open_cluster_store
 from pyobshell.cluster.maintainer_election import MaintainerElection
 from pyobshell.engine import AgentInfo, TaskStore
 from pyobshell.ob.target import ObserverTarget

@@ -65,7 +65,7 @@ def test_a_declared_route_refuses_to_run_without_the_middleware(tmp_path: Path) 
         ran.append(1)
 
     app.include_router(router)
-    from pyobshell.api.error_handlers import install_error_handlers
+    from pyobshell.api.errors import install_error_handlers
 
     install_error_handlers(app)
     with TestClient(app) as client:

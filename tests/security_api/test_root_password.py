@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pyobshell.api.agent_security import AgentSecurity
-from pyobshell.api.root_password import RootPasswordKeeper
+from pyobshell.security.agent_security import AgentSecurity
+from pyobshell.agent.root_password import RootPasswordKeeper
 from pyobshell.api.state import AgentState
 from pyobshell.errors import ObshellError
 from pyobshell.security.keypair import AgentKeyPair

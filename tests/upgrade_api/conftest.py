@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from pyobshell.api import routes_package, routes_upgrade
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.api.routes import package as routes_package, upgrade as routes_upgrade
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
-from pyobshell.api.routes_package import UploadSettings
+from pyobshell.api.routes.package import UploadSettings
 from pyobshell.api.state import AgentState
 from pyobshell.client import ObshellClient
 from pyobshell.engine.model import AgentInfo

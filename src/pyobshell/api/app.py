@@ -8,23 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pyobshell import __version__
-from pyobshell.api import (
-    routes_agent,
-    routes_agents,
-    routes_ob_info,
-    routes_package,
-    routes_rpc_agent,
-    routes_rpc_task,
-    routes_session,
-    routes_task,
-    routes_upgrade,
-)
+from pyobshell.api.routes import agent, agents, ob, package, rpc, rpc_agent, session, task, upgrade
 from pyobshell.api.auth_middleware import AuthMiddleware
-from pyobshell.api.error_handlers import install_error_handlers
+from pyobshell.api.errors import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
 from pyobshell.wire.agent import ServerState
 from pyobshell.api.state import AgentState
-from pyobshell.api.task_forwarding import ForwardBodyMiddleware, forward_to_owner
+from pyobshell.api.forwarding import ForwardBodyMiddleware, forward_to_owner
 from pyobshell.engine import TaskOwnedByOtherAgent
 
 
@@ -63,13 +53,13 @@ def create_app(state: AgentState) -> FastAPI:
     app.add_middleware(ForwardBodyMiddleware)  # innermost: sees the decrypted body
     app.add_middleware(AuthMiddleware)  # inside the envelope: refusals get a trace id
     app.add_middleware(EnvelopeMiddleware)
-    app.include_router(routes_agent.router)
-    app.include_router(routes_agents.router)
-    app.include_router(routes_rpc_agent.router)
-    app.include_router(routes_rpc_task.router)
-    app.include_router(routes_task.router)
-    app.include_router(routes_package.router)
-    app.include_router(routes_upgrade.router)
-    app.include_router(routes_ob_info.router)
-    app.include_router(routes_session.router)
+    app.include_router(agent.router)
+    app.include_router(agents.router)
+    app.include_router(rpc_agent.router)
+    app.include_router(rpc.router)
+    app.include_router(task.router)
+    app.include_router(package.router)
+    app.include_router(upgrade.router)
+    app.include_router(ob.router)
+    app.include_router(session.router)
     return app

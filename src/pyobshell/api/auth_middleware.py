@@ -14,7 +14,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.auth import (
     CALLER_STATE_KEY,
     POLICY_STATE_KEY,
@@ -25,7 +25,7 @@ from pyobshell.api.auth import (
     effective_policy,
 )
 from pyobshell.api.envelope import EnvelopeResponse, obshell_error_body
-from pyobshell.api.error_handlers import is_enveloped_path
+from pyobshell.api.errors import is_enveloped_path
 from pyobshell.api.route_table import matching_route
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 from pyobshell.security.auth_error import AuthError, AuthFailure

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyobshell.api.envelope import STARTED_NS_KEY, TRACE_ID_KEY, EnvelopeResponse, error_body
-from pyobshell.api.error_handlers import is_enveloped_path
+from pyobshell.api.errors import is_enveloped_path
 from pyobshell.api.trace import TRACE_HEADER, current_trace_id, new_trace_id
 from pyobshell.errors import COMMON_UNEXPECTED
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import anyio.to_thread
 
 from pyobshell import __version__
-from pyobshell.agent_tasks import AgentTasks
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.agent.tasks import AgentTasks
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.wire.agent import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.api.secret_source import PublicKeySource
 from pyobshell.ob.connection import ObConnectionPool

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.auth_error import AuthError, AuthFailure
 from pyobshell.security.file_digest import FILE_SHA256_HEADER, file_sha256_matches
 

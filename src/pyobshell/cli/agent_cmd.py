@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 import psutil
 import typer
 
-from pyobshell.agent_home import AgentHome, is_agent_process
+from pyobshell.agent.home import AgentHome, is_agent_process
 
 if TYPE_CHECKING:
-    from pyobshell.api.server import AgentConfig
+    from pyobshell.agent.process import AgentConfig
 
 app = typer.Typer(help="Run a pyobshell agent beside an observer.", no_args_is_help=True)
 
@@ -39,7 +39,7 @@ def start(
 ) -> None:
     """Start an agent; without --foreground it returns once the HTTP port answers."""
     # The agent's modules load only here: every other pyobshell command starts without them.
-    from pyobshell.api.server import (
+    from pyobshell.agent.process import (
         AgentConfig,
         AgentStartError,
         bind_listener,
@@ -65,7 +65,7 @@ def start(
 
 def launch_daemon(config: AgentConfig, timeout_s: float) -> int:
     """Start the daemon detached (``agent_daemon``); wait until it serves or fails."""
-    from pyobshell.api.server import AgentStartError
+    from pyobshell.agent.process import AgentStartError
 
     agent_home = AgentHome(config.home)
     agent_home.create_dirs()

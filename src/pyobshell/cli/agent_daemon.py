@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pyobshell.api.server import AgentConfig, AgentStartError, password_from_env, serve
+from pyobshell.agent.process import AgentConfig, AgentStartError, password_from_env, serve
 
 
 def run_foreground(config: AgentConfig) -> None:

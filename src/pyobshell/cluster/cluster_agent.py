@@ -1,6 +1,6 @@
 """One agent in cluster mode: join, elect, schedule (when maintainer), execute and sync.
 
-Started by :class:`~pyobshell.agent_tasks.AgentTasks` once the cluster store is open::
+Started by :class:`~pyobshell.agent.tasks.AgentTasks` once the cluster store is open::
 
     agent = ClusterAgent(local_engine, cluster_store, record, home, settings, on_joined=...)
     await agent.start()     # joins in the background, retrying until the database answers

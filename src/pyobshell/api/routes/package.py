@@ -37,7 +37,7 @@ from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
 
 from pyobshell.api.auth import PASSWORD, CallerDep, accepts
-from pyobshell.api.multipart_upload import receive_file
+from pyobshell.api.uploads import receive_file
 from pyobshell.wire.package import PackageInfo, UpgradePkgInfo
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.upload_digest import verify_file_digest

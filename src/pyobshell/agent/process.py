@@ -17,15 +17,15 @@ from typing import IO
 
 import uvicorn
 
-from pyobshell.agent_home import AgentHome
-from pyobshell.agent_tasks import AgentTasks, TaskModuleError, load_task_modules, open_cluster_store
-from pyobshell.api.agent_security import AgentSecurity
+from pyobshell.agent.home import AgentHome
+from pyobshell.agent.tasks import AgentTasks, TaskModuleError, load_task_modules, open_cluster_store
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
-from pyobshell.api.logging_setup import configure_logging
-from pyobshell.api.root_password import RootPasswordKeeper
+from pyobshell.agent.logs import configure_logging
+from pyobshell.agent.root_password import RootPasswordKeeper
 from pyobshell.api.secret_source import SECURITY_NOT_READY, key_pair_public_key
 from pyobshell.api.state import AgentState
-from pyobshell.api.cluster_peers import cluster_peer_statuses
+from pyobshell.agent.peers import cluster_peer_statuses
 from pyobshell.wire.agent import AgentIdentity
 from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
 from pyobshell.cluster.cluster_agent import ClusterAgent
@@ -33,7 +33,7 @@ from pyobshell.cluster.settings import ClusterSettings, SettingsError
 from pyobshell.upgrade import task_environment, tasks as _upgrade_task_types  # noqa: F401 - registers them
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.upgrade.task_environment import TaskEnvironment
-from pyobshell.api.routes_package import PACKAGE_STORE_UNAVAILABLE
+from pyobshell.api.routes.package import PACKAGE_STORE_UNAVAILABLE
 from pyobshell.engine import AgentInfo, TaskEngine, TaskStore
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions

@@ -17,7 +17,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 
 from pyobshell.api.auth import PASSWORD, accepts
-from pyobshell.api.routes_package import StoreDep
+from pyobshell.api.routes.package import StoreDep
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
 from pyobshell.engine import TaskService

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from pyobshell.agent_tasks import AgentTasks, all_agents_maintenance_dags
+from pyobshell.agent.tasks import AgentTasks, all_agents_maintenance_dags
 from pyobshell.api.auth import PASSWORD, CallerDep, accepts
 from pyobshell.api.routing import obshell_router
 from pyobshell.engine import TaskService, TaskServices

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyobshell.api.root_password import RootPasswordKeeper
+from pyobshell.agent.root_password import RootPasswordKeeper
 from pyobshell.security.agent_token import AgentToken, token_file
 from pyobshell.security.clock import Clock, system_clock
 from pyobshell.security.credentials import AuthKind, secrets_equal

@@ -9,7 +9,7 @@ from fastapi import Depends
 
 from pyobshell.api.dependencies import agent_state
 from pyobshell.wire.agent import AgentStatus
-from pyobshell.api.routes_agent import ObQueryTimeout, ob_timeout_seconds
+from pyobshell.api.routes.agent import ObQueryTimeout, ob_timeout_seconds
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
 
