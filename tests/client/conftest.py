@@ -16,7 +16,7 @@ from pyobshell.api.app import create_app
 from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
-from pyobshell.api.upload_digest import verify_file_digest
+from pyobshell.api.uploads import verify_file_digest
 from pyobshell.security.agent_token import AgentToken
 from pyobshell.security.keypair import AgentKeyPair
 

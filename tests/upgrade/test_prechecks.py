@@ -7,26 +7,52 @@ import os
 import signal
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from pyobshell.errors import ObshellError
 from pyobshell.observer_config import read_pid
 from pyobshell.upgrade import prechecks
 from pyobshell.upgrade.prechecks import AgentFacts, CheckFailure
+from pyobshell.wire.upgrade import UpgradeMode
 from simhelpers import connect, query as run_query, sim_cluster, wait_for
 
 
-def scripted(answers: dict[str, list[tuple]]):
-    """A query function answering by a distinctive fragment of the SQL."""
-    def query(sql: str) -> list[tuple]:
-        for fragment, rows in answers.items():
-            if fragment in sql:
-                return rows
-        return [(0,)]
-    return query
+class scripted:
+    """An ``ob.sql.Sql`` answering by a distinctive fragment of the statement or its arguments."""
+
+    def __init__(self, answers: dict[str, list[tuple]]):
+        self.answers = answers
+
+    def query(self, sql: str, args=None) -> list[dict]:
+        text = f"{sql} {args!r}"
+        for fragment, rows in self.answers.items():
+            if fragment in text:
+                return [dict(zip(["VALUE", *(f"c{i}" for i in range(1, 9))], row)) for row in rows]
+        return [{"n": 0}]
+
+    def execute(self, sql: str, args=None) -> int:
+        raise AssertionError(f"a pre-check changed something: {sql}")
+
+
+class Connection:
+    """A pymysql connection as an ``ob.sql.Sql`` (rows as dicts)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def query(self, sql: str, args=None) -> list[dict]:
+        with self.conn.cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall())
+
+    def execute(self, sql: str, args=None) -> int:
+        with self.conn.cursor() as cursor:
+            return cursor.execute(sql, args)
 
 
 HEALTHY = {
+    "STATUS != 'ACTIVE'": [],
     "DBA_OB_ZONES": [(3,)],
     "ob_startup_mode": [],
     "GV$OB_SERVER_SCHEMA_INFO": [],
@@ -36,14 +62,14 @@ HEALTHY = {
 
 
 def test_a_healthy_cluster_passes_every_check() -> None:
-    assert prechecks.cluster_state_failures(scripted(HEALTHY), "ROLLING") == []
+    assert prechecks.cluster_state_failures(scripted(HEALTHY), UpgradeMode.ROLLING) == []
 
 
 def test_every_failure_is_reported_at_once() -> None:
     answers = {**HEALTHY, "DBA_OB_ZONES": [(2,)], "GV$OB_SERVER_SCHEMA_INFO": [("tenant1",)],
                "tablet_compaction_info": [(4,)], "CDB_OB_MAJOR_COMPACTION": [(1,)], "CDB_OB_BACKUP_JOBS": [(2,)],
                "min_observer_version": [("4.2.1.0",), ("4.2.1.1",)]}
-    failures = prechecks.cluster_state_failures(scripted(answers), "ROLLING")
+    failures = prechecks.cluster_state_failures(scripted(answers), UpgradeMode.ROLLING)
     assert [f.code for f in failures] == [
         "OB.Upgrade.UnableToRollingUpgrade", "OB.Upgrade.TenantsSchemaNotRefreshed", "OB.Upgrade.TabletInMerging",
         "OB.Upgrade.TenantInMajorCompaction", "OB.Upgrade.HasRunningBackupTask", "OB.Upgrade.MinObserverVersionNotSync",
@@ -56,8 +82,8 @@ def test_every_failure_is_reported_at_once() -> None:
 
 def test_stop_service_needs_no_zones_and_shared_storage_needs_two() -> None:
     two_zones = {**HEALTHY, "DBA_OB_ZONES": [(2,)]}
-    assert prechecks.check_mode("STOPSERVICE", scripted(two_zones)) is None
-    assert prechecks.check_mode("ROLLING", scripted({**two_zones, "ob_startup_mode": [("shared_storage",)]})) is None
+    assert prechecks.check_mode(UpgradeMode.STOPSERVICE, scripted(two_zones)) is None
+    assert prechecks.check_mode(UpgradeMode.ROLLING, scripted({**two_zones, "ob_startup_mode": [("shared_storage",)]})) is None
 
 
 def test_compatible_checked_only_below_4_3_3_0() -> None:
@@ -106,16 +132,20 @@ def test_checks_on_a_simulated_cluster(tmp_path: Path) -> None:
     with sim_cluster(tmp_path / "c", net=16, zones=3, password=password) as cluster:
         conn = connect(cluster["observers"][0], password)
 
-        def query(sql: str) -> list[tuple]:
-            return run_query(conn, sql)
-
+        query = Connection(conn)
         with conn:
-            assert prechecks.cluster_state_failures(query, "ROLLING") == []
+            assert prechecks.cluster_state_failures(query, UpgradeMode.ROLLING) == []
             run_query(conn, "ALTER SYSTEM MAJOR FREEZE TENANT = ALL")
-            codes = [f.code for f in prechecks.cluster_state_failures(query, "ROLLING")]
+            codes = [f.code for f in prechecks.cluster_state_failures(query, UpgradeMode.ROLLING)]
             assert "OB.Upgrade.TenantInMajorCompaction" in codes
             wait_for(lambda: prechecks.check_no_major_compaction(query) is None, 15, "major compaction to end")
             victim = Path(cluster["observers"][2]["home"])
             os.kill(read_pid(victim), signal.SIGKILL)
             failure = wait_for(lambda: prechecks.check_schema_refreshed(query), 15, "unrefreshed schema on the dead server")
             assert failure.code == "OB.Upgrade.TenantsSchemaNotRefreshed" and "sys" in failure.message
+
+
+def test_a_stopped_zone_is_reported() -> None:
+    failures = prechecks.cluster_state_failures(scripted({**HEALTHY, "STATUS != 'ACTIVE'": [("zone2",)]}),
+                                                UpgradeMode.STOPSERVICE)
+    assert [f.code for f in failures] == ["OB.Upgrade.ZoneNotActive"] and "zone2" in failures[0].message

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from pyobshell.api.routes import package as routes_package, upgrade as routes_upgrade
+from pyobshell.api import dependencies
 from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.app import create_app
-from pyobshell.api.routes.package import UploadSettings
+from pyobshell.api.dependencies import UploadSettings
 from pyobshell.api.state import AgentState
 from pyobshell.client import ObshellClient
 from pyobshell.engine.model import AgentInfo
@@ -23,6 +23,7 @@ from pyobshell.engine.store import make_engine
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.upgrade.dag_layout import ZoneAgents
 from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.service import UpgradeService
 from pyobshell.upgrade.upgrade_plan import ClusterFacts
 from pyobshell.versions import BuildVersion
 
@@ -73,12 +74,25 @@ def upload_dir(tmp_path: Path) -> Path:
 def app(tmp_path: Path, key_pair: AgentKeyPair, store: PackageStore, cluster: Cluster, upload_dir: Path) -> FastAPI:
     security = AgentSecurity.create(key_pair, root_check=lambda pw: pw == ROOT_PASSWORD)
     state = AgentState(ip="127.0.0.1", port=2886, home=tmp_path / "home", public_key=key_pair.public_key_b64,
-                       security=security)
+                       security=security, package_store=lambda: store)
+    # No observer here: the plan reads the facts the test sets; nothing may start an upgrade.
+    state.upgrade = UpgradeService(lambda: cluster.facts, NoObserver(), lambda: store, lambda: None, no_statuses)
     app = create_app(state)
-    app.dependency_overrides[routes_package.package_store] = lambda: store
-    app.dependency_overrides[routes_package.upload_settings] = lambda: UploadSettings(upload_dir, MAX_UPLOAD_BYTES)
-    app.dependency_overrides[routes_upgrade.cluster_facts_source] = lambda: lambda: cluster.facts
+    app.dependency_overrides[dependencies.upload_settings] = lambda: UploadSettings(upload_dir, MAX_UPLOAD_BYTES)
     return app
+
+
+class NoObserver:
+    """An ``ob.sql.Sql`` that refuses: the in-process tests have no observer."""
+
+    def query(self, sql: str, args=None) -> list[dict]:
+        raise AssertionError(f"no observer in this test: {sql}")
+
+    execute = query
+
+
+async def no_statuses() -> dict:
+    return {}
 
 
 @pytest.fixture

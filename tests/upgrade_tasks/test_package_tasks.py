@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from pyobshell.upgrade.space import space_needed
 from sqlalchemy import create_engine
 from task_fakes import run_task
 
@@ -168,9 +170,13 @@ def test_download_names_every_missing_package(make_env, store: PackageStore) -> 
     assert "oceanbase-ce-libs-4.2.1.1-100000000000000000.el7.x86_64.rpm" in missing.value.message
 
 
-def test_download_checks_free_space_with_a_margin(make_env, store: PackageStore) -> None:
+def test_download_checks_free_space_with_a_margin(make_env, store: PackageStore, monkeypatch) -> None:
+    from pyobshell.upgrade.tasks import download_packages
+
     context = prepared(make_env, store)
-    make_env(package_store=lambda: store, timings=UpgradeTimings(disk_margin=1e9))
+    needed = space_needed(store.list())
+    assert needed > sum(p.file_size + p.size for p in store.list())  # the margin is real
+    monkeypatch.setattr(download_packages, "free_bytes", lambda path: needed - 1)
     with pytest.raises(ObshellError) as full:
         run_task(DownloadPackagesTask(), context=context)
     assert full.value.code == "Environment.DiskSpaceNotEnough" and "Free some space" in full.value.message

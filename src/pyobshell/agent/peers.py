@@ -11,7 +11,7 @@ import httpx
 from pydantic import ValidationError
 
 from pyobshell.wire.agent import AgentStatus
-from pyobshell.api.state import AgentState
+from pyobshell.agent.tasks import AgentTasks
 from pyobshell.wire.envelope import EnvelopeError, envelope_data
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,8 @@ async def _status_of(client: httpx.AsyncClient, ip: str, port: int) -> AgentStat
         return None
 
 
-async def cluster_peer_statuses(state: AgentState) -> dict[str, AgentStatus]:
-    cluster_agent = state.tasks.cluster_agent if state.tasks is not None else None
-    if cluster_agent is None or not cluster_agent.joined:
-        return {}
-    records = await anyio.to_thread.run_sync(cluster_agent.registry.agents)
-    peers = [(r.ip, r.port) for r in records if (r.ip, r.port) != (state.ip, state.port)]
+async def cluster_peer_statuses(tasks: AgentTasks) -> dict[str, AgentStatus]:
+    peers = [(a.ip, a.port) for a in await anyio.to_thread.run_sync(tasks.peers)]
     async with httpx.AsyncClient(timeout=PEER_STATUS_TIMEOUT_S) as client:
         found = await asyncio.gather(*(_status_of(client, ip, port) for ip, port in peers))
     return {f"{ip}:{port}": status for (ip, port), status in zip(peers, found) if status is not None}

@@ -8,7 +8,7 @@
   root@sys through the same SQLAlchemy store. It is opened once obState becomes AVAILABLE (3),
   retried with back-off while it stays available. Reads and operators by cluster id ("1" + id)
   work from then on; with a ``cluster_agent`` factory the agent also joins the cluster
-  (:class:`~pyobshell.cluster.cluster_agent.ClusterAgent`: registration, maintainer election,
+  (:class:`~pyobshell.cluster.member.ClusterMember`: registration, maintainer election,
   the maintainer's scheduler, execution of the sub-tasks it is sent).
 * **Extra task types**: ``PYOBSHELL_TASK_MODULES`` names modules (comma separated, importable
   from the agent's ``sys.path``, e.g. through ``PYTHONPATH``) that the agent imports at start,
@@ -35,7 +35,10 @@ from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from pyobshell.cluster.cluster_agent import ClusterAgent
+from pyobshell.cluster.member import ClusterMember
+from pyobshell.cluster.agent_registry import AgentRegistry
+from pyobshell.cluster.overview import current_maintainer
+from pyobshell.cluster.peer_client import PeerCallError, PeerReply
 from pyobshell.cluster.peer_reads import read_from_peers
 from pyobshell.engine import (
     DEFAULT_REGISTRY,
@@ -64,7 +67,7 @@ OPEN_RETRY_MAX_S = 30.0
 
 ClusterStoreOpener = Callable[[], TaskStore]
 """Blocking: create/migrate the cluster store and return it (runs in a worker thread)."""
-ClusterAgentFactory = Callable[[TaskEngine, TaskStore], ClusterAgent]
+ClusterMemberFactory = Callable[[TaskEngine, TaskStore], ClusterMember]
 """Builds this agent's cluster-mode machinery once the cluster store is open."""
 
 
@@ -145,9 +148,9 @@ class AgentTasks:
     routes generic ids to them."""
 
     def __init__(self, local: TaskEngine, open_cluster: ClusterStoreOpener | None = None,
-                 cluster_agent: ClusterAgentFactory | None = None):
+                 cluster_agent: ClusterMemberFactory | None = None, password: Callable[[], str] = lambda: ""):
         self.local = local
-        self.cluster_agent: ClusterAgent | None = None
+        self.cluster_agent: ClusterMember | None = None
         self._cluster_agent_factory = cluster_agent
         self.registry = local.registry
         self.services = TaskServices(local.service)
@@ -155,14 +158,16 @@ class AgentTasks:
         self._opening: asyncio.Task[None] | None = None
         self._ob_available = False
         self._stopped = False
+        self._password = password  # the root@sys password for requests to peers
 
     @classmethod
     def for_agent(cls, store_path: Path, owner: AgentInfo, open_cluster: ClusterStoreOpener | None = None,
                   registry: TaskRegistry = DEFAULT_REGISTRY,
-                  cluster_agent: ClusterAgentFactory | None = None) -> "AgentTasks":
+                  cluster_agent: ClusterMemberFactory | None = None,
+                  password: Callable[[], str] = lambda: "") -> "AgentTasks":
         """Open (and migrate) the local store; raises ObshellError if it cannot."""
         store = TaskStore(f"sqlite:///{store_path}", StoreKind.LOCAL, owner=owner)
-        return cls(TaskEngine(store, registry), open_cluster, cluster_agent)
+        return cls(TaskEngine(store, registry), open_cluster, cluster_agent, password)
 
     @property
     def owner(self) -> AgentInfo:
@@ -234,36 +239,58 @@ class AgentTasks:
                 await self.cluster_agent.start()
 
     # -- hooks for the HTTP layer ---------------------------------------------------------
-    def peers(self) -> list[AgentInfo]:
-        """The other agents of the cluster (none before this agent has joined)."""
-        agent = self.cluster_agent
-        if agent is None or not agent.joined:
-            return []
-        return [a for a in (AgentInfo(r.ip, r.port) for r in agent.registry.agents()) if a != self.owner]
-
     def under_maintenance(self) -> bool:
         """``underMaintenance`` of /api/v1/status: the local maintenance lock is held (blocking)."""
         return self.local.service.is_under_maintenance()
 
+    def member(self) -> ClusterMember | None:
+        """This agent's cluster membership once it has joined."""
+        agent = self.cluster_agent
+        return agent if agent is not None and agent.joined else None
 
-MAINTENANCE_DAG_PATH = "/api/v1/task/dag/maintain/agent"
+    def agent_registry(self) -> AgentRegistry | None:
+        member = self.member()
+        return member.registry if member is not None else None
 
+    def maintainer(self) -> AgentInfo | None:
+        """Blocking: who runs cluster DAGs now (None when this agent is not a cluster agent)."""
+        member = self.member()
+        return current_maintainer(member.election, member.settings.lease_s) if member is not None else None
 
-def all_agents_maintenance_dags(tasks: AgentTasks, password: str, show_details: bool) -> list[DagDetailDTO]:
-    """This agent's latest maintenance DAG and every peer's (blocking: asks the peers); agents
-    that have none, or do not answer, are left out."""
-    dags: list[DagDetailDTO] = []
-    try:
-        dags.append(tasks.local.service.get_maintenance_dag(show_details))
-    except ObshellError as exc:
-        log.debug("no local maintenance DAG: %s", exc.message)
-    peers = tasks.peers()
-    if peers and tasks.cluster_agent is not None:
+    def peers(self) -> list[AgentInfo]:
+        """The other agents of the cluster (none before this agent has joined)."""
+        registry = self.agent_registry()
+        if registry is None:
+            return []
+        return [a for a in (AgentInfo(r.ip, r.port) for r in registry.agents()) if a != self.owner]
+
+    def forward(self, agent: AgentInfo, method: str, uri: str, body: bytes | None) -> PeerReply:
+        """Send a request on to ``agent`` with this agent's root@sys password (obshell's manual
+        forward); the reply as it came."""
+        member = self.member()
+        if member is None:
+            raise PeerCallError("this agent is not a cluster agent yet")
+        return member.peers.send(agent, method, uri, raw_body=body, password=self._password())
+
+    def agents_maintenance_dags(self, show_details: bool) -> list[DagDetailDTO]:
+        """This agent's latest maintenance DAG and every peer's (blocking: asks the peers); agents
+        that have none, or do not answer, are left out."""
+        dags: list[DagDetailDTO] = []
+        try:
+            dags.append(self.local.service.get_maintenance_dag(show_details))
+        except ObshellError as exc:
+            log.debug("no local maintenance DAG: %s", exc.message)
+        member, peers = self.member(), self.peers()
+        if member is None or not peers:
+            return dags
         query = f"?show_details={'true' if show_details else 'false'}"
-        answers = read_from_peers(tasks.cluster_agent.peers, peers, MAINTENANCE_DAG_PATH + query, password)
+        answers = read_from_peers(member.peers, peers, MAINTENANCE_DAG_PATH + query, self._password())
         for agent in (a for a in peers if a in answers):
             try:
                 dags.append(DagDetailDTO.model_validate(answers[agent]))
             except ValidationError as exc:
                 log.warning("agent %s answered a maintenance DAG that is not a DAG: %s", agent, exc.errors()[:1])
-    return dags
+        return dags
+
+
+MAINTENANCE_DAG_PATH = "/api/v1/task/dag/maintain/agent"

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pyobshell import __version__
-from pyobshell.api.routes import agent, agents, ob, package, rpc, rpc_agent, session, task, upgrade
+from pyobshell.api.routes import agent, ob, package, rpc, session, task, upgrade
 from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.errors import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
@@ -54,8 +54,6 @@ def create_app(state: AgentState) -> FastAPI:
     app.add_middleware(AuthMiddleware)  # inside the envelope: refusals get a trace id
     app.add_middleware(EnvelopeMiddleware)
     app.include_router(agent.router)
-    app.include_router(agents.router)
-    app.include_router(rpc_agent.router)
     app.include_router(rpc.router)
     app.include_router(task.router)
     app.include_router(package.router)

@@ -43,7 +43,7 @@ hands the plaintext JSON to FastAPI, so pydantic validation works as usual. A re
 answered with obshell's error code for it (``security.auth_error``). The :func:`accepts` dependency checks again that the
 request was verified under the declared policy, so a route can never run unauthenticated even
 if the middleware were missing. With ``with_plain_body()`` the body is left untouched (streamed)
-and the handler checks the file with :func:`~pyobshell.api.upload_digest.verify_file_digest`.
+and the handler checks the file with :func:`~pyobshell.api.uploads.verify_file_digest`.
 """
 
 from __future__ import annotations

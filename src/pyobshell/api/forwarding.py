@@ -64,17 +64,14 @@ class ForwardBodyMiddleware:
 
 async def forward_to_owner(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TaskOwnedByOtherAgent)
-    state = request.app.state.agent
-    cluster_agent = state.tasks.cluster_agent if state.tasks is not None else None
-    if cluster_agent is None or not cluster_agent.joined:
+    tasks = request.app.state.agent.tasks
+    if tasks is None or tasks.member() is None:
         return EnvelopeResponse(request, exc.status, error=obshell_error_body(exc))
     target = request.scope.get("raw_path") or request.url.path.encode()
     uri = target.decode("latin-1") + (f"?{request.url.query}" if request.url.query else "")
     body = request.scope.get("state", {}).get(BODY_KEY) or None
-    password = state.root_password()
     try:
-        reply = await anyio.to_thread.run_sync(
-            lambda: cluster_agent.peers.send(exc.agent, request.method, uri, raw_body=body, password=password))
+        reply = await anyio.to_thread.run_sync(lambda: tasks.forward(exc.agent, request.method, uri, body))
     except PeerCallError as error:
         failure = RPC_REQUEST_ERROR(f"[{request.method}]{uri} to {exc.agent}", str(error))
         return EnvelopeResponse(request, failure.status, error=obshell_error_body(failure))

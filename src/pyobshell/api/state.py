@@ -1,24 +1,40 @@
-"""What the HTTP layer knows about its agent: identity, process facts, and hooks to other layers."""
+"""What the HTTP layer knows about its agent: identity, process facts, and the services it serves.
+
+The agent process (``agent.wiring``) fills it in; tests build one with just what they need.
+Handlers never reach into it directly: each takes one narrow dependency from
+``api.dependencies``.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import anyio.to_thread
 
 from pyobshell import __version__
-from pyobshell.agent.tasks import AgentTasks
-from pyobshell.security.agent_security import AgentSecurity
-from pyobshell.wire.agent import AgentIdentity, AgentInfoWithIdentity, AgentStatus, ServerState
-from pyobshell.api.secret_source import PublicKeySource
+from pyobshell.cluster.agent_registry import AgentRegistry
+from pyobshell.cluster.member import ClusterMember
+from pyobshell.cluster.overview import read_overview
+from pyobshell.cluster.peer_client import PeerReply
+from pyobshell.engine import TaskServices
+from pyobshell.errors import ErrorCode, ErrorKind
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.monitor import ObStateMonitor
+from pyobshell.ob.sql import Sql
 from pyobshell.ob.state import ObState
 from pyobshell.ob.target import ObserverTarget
+from pyobshell.security.agent_security import AgentSecurity
+from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.service import UpgradeService
+from pyobshell.wire.agent import AgentIdentity, AgentInfo, AgentInfoWithIdentity, AgentStatus, ServerState
+from pyobshell.wire.ob import ObInfo
+from pyobshell.wire.task import DagDetailDTO
 
 # The obshell release whose API behaviour pyobshell implements (what obshell's clients branch
 # on: v2 auth only, errCode with the old numeric code, plain passwords in bodies (>= 4.2.4.0),
@@ -27,9 +43,36 @@ from pyobshell.ob.target import ObserverTarget
 OBSHELL_API_VERSION = "4.5.0.0"
 AGENT_VERSION = f"{OBSHELL_API_VERSION}-0"
 PYOBSHELL_VERSION = __version__
+UPLOAD_DIR_NAME = "upload"
+log = logging.getLogger(__name__)
 
-# Statuses of the other agents of the cluster, keyed "ip:port"; unreachable ones left out.
+SECURITY_NOT_READY = ErrorCode("Security.KeyPair.NotReady", ErrorKind.UNEXPECTED, "Agent key pair is not available: {}")
+
 PeerStatuses = Callable[[], Awaitable[dict[str, AgentStatus]]]
+"""Statuses of the other agents of the cluster, keyed "ip:port"; unreachable ones left out."""
+
+
+class TaskBackend(Protocol):
+    """The agent's task engines as the API uses them (``agent.tasks.AgentTasks``)."""
+
+    services: TaskServices
+    cluster_agent: ClusterMember | None
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def under_maintenance(self) -> bool: ...
+
+    def member(self) -> ClusterMember | None: ...
+
+    def agent_registry(self) -> AgentRegistry | None: ...
+
+    def maintainer(self) -> AgentInfo | None: ...
+
+    def agents_maintenance_dags(self, show_details: bool) -> list[DagDetailDTO]: ...
+
+    def forward(self, agent: AgentInfo, method: str, uri: str, body: bytes | None) -> PeerReply: ...
 
 
 async def no_peers() -> dict[str, AgentStatus]:
@@ -37,9 +80,11 @@ async def no_peers() -> dict[str, AgentStatus]:
 
 
 def _missing_public_key() -> str:
-    from pyobshell.api.secret_source import SECURITY_NOT_READY  # noqa: PLC0415
-
     raise SECURITY_NOT_READY("no key source configured")
+
+
+def _none() -> Any:
+    return None
 
 
 @dataclass
@@ -54,19 +99,27 @@ class AgentState:
     start_at_ns: int = field(default_factory=time.time_ns)
     observer: ObserverTarget | None = None
     ob_monitor: ObStateMonitor | None = None
-    ob_pool: ObConnectionPool | None = None  # root@sys SQL for the other layers
-    public_key: PublicKeySource = _missing_public_key
+    ob_pool: ObConnectionPool | None = None  # root@sys SQL, failing over between observers
+    public_key: Callable[[], str] = _missing_public_key
     under_maintenance: Callable[[], bool] = lambda: False
     agent_password_set: Callable[[], bool] = lambda: False
     peer_statuses: PeerStatuses = no_peers
     # Request authentication (api/auth.py). None refuses every route that is not public.
     security: AgentSecurity | None = None
-    # The task engines (agent_tasks.py); the app starts and stops them. None: no task API.
-    tasks: AgentTasks | None = None
+    # The task engines; the app starts and stops them. None: no task API.
+    tasks: TaskBackend | None = None
+    upgrade: UpgradeService | None = None
+    # The cluster's package store (it lives in the cluster store: None until that is open).
+    package_store: Callable[[], PackageStore | None] = _none
 
     @property
     def agent(self) -> AgentInfoWithIdentity:
         return AgentInfoWithIdentity(ip=self.ip, port=self.port, identity=self.identity)
+
+    @property
+    def upload_dir(self) -> Path:
+        """Temporary files of uploads and downloads."""
+        return Path(self.home) / UPLOAD_DIR_NAME
 
     def root_password(self) -> str:
         """The root@sys password for the agent's own SQL work.
@@ -111,3 +164,23 @@ class AgentState:
             sqlPort=self.observer.sql_port if self.observer is not None else None,
             underMaintenance=await anyio.to_thread.run_sync(self._under_maintenance),
         )
+
+    def overview(self, sql: Sql) -> ObInfo:
+        """Blocking: the cluster at a glance, with the agents registered and the maintainer now."""
+        info = read_overview(sql, self.tasks.agent_registry() if self.tasks is not None else None)
+        try:
+            info.maintainer = self.tasks.maintainer() if self.tasks is not None else None
+        except Exception:  # noqa: BLE001 - the lease row is informational; the rest of the answer stands
+            log.warning("cannot read the maintainer lease", exc_info=True)
+        return info
+
+    async def cluster_statuses(self, ob_timeout_s: float) -> dict[str, AgentStatus]:
+        """This agent's status and every peer's that answers (obshell leaves the others out)."""
+        statuses = {self.agent.key(): await self.status(ob_timeout_s)}
+        try:
+            peers = await self.peer_statuses()
+        except Exception:  # an unreachable cluster store or peer: this agent still answers
+            log.exception("cannot collect the other agents' statuses")
+            peers = {}
+        statuses.update({key: status for key, status in peers.items() if key not in statuses})
+        return statuses

@@ -1,4 +1,5 @@
-"""Receiving one uploaded file from a multipart/form-data body, streamed to disk.
+"""Package files through HTTP: one uploaded file received from a multipart/form-data body,
+streamed to disk and stored; a stored one streamed back.
 
 Starlette's form parser spools files to the system temp directory and has no limit on a
 file's size; a package upload needs both: the file goes to a private temporary file in a
@@ -14,23 +15,32 @@ web UI sends its form data unencrypted).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio.to_thread
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from fastapi.responses import StreamingResponse
 from starlette.requests import Request
+
+from pyobshell.api.dependencies import UploadSettings
 
 from pyobshell.errors import ErrorCode, ErrorKind
 from pyobshell.security.aes_body import AesKeys, StreamDecryptor
 from pyobshell.security.auth_error import AuthError, AuthFailure
+from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.crypto_errors import DecryptionError
+from pyobshell.security.file_digest import FILE_SHA256_HEADER, file_sha256_matches
+from pyobshell.upgrade.package_schema import StoredPackage
+from pyobshell.upgrade.package_store import PackageStore
 
 _B = ErrorKind.BAD_REQUEST
 FILE_MISSING = ErrorCode("Request.File.Missing", _B, "File '{}' in the request is missing: {}")
@@ -38,6 +48,10 @@ FILE_TOO_LARGE = ErrorCode("Request.File.TooLarge", _B, "File '{}' is larger tha
 MULTIPART_INVALID = ErrorCode("Request.Multipart.Invalid", _B, "The multipart/form-data body cannot be read: {}")
 UPLOAD_SAVE_FAILED = ErrorCode("Request.File.SaveFailed", ErrorKind.UNEXPECTED, "Cannot save the uploaded file: {}")
 
+FILE_FIELD = "file"
+RPM_MEDIA_TYPE = "application/x-rpm"
+DIGEST_HEADER = "Repr-Digest"
+_READ_BYTES = 1 << 20
 FLUSH_BYTES = 1 << 20  # hand the parser about this much per worker-thread call
 MAX_OTHER_FIELD_BYTES = 64 * 1024  # form fields besides the file: only a little text is expected
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the file
@@ -228,3 +242,75 @@ async def _feed(parser: MultipartParser, data: bytes) -> None:
         await anyio.to_thread.run_sync(parser.write, data)
     except FormParserError as exc:
         raise MULTIPART_INVALID(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+# -- the file header of an authenticated upload ----------------------------------------------
+
+
+def verify_file_digest(request: Request, security: AgentSecurity | None, actual_sha256_hex: str) -> None:
+    """Refuse the upload when it carries an ``X-OCS-File-SHA256`` that does not name the file.
+
+    The header is optional (obshell's SDK sends none: the caller is authenticated anyway, and
+    the package store verifies the RPM itself); a wrong one is obshell's ``Sha256Mismatch``."""
+    value = request.headers.get(FILE_SHA256_HEADER)
+    if value is None:
+        return
+    if security is None or not file_sha256_matches(security.key_pair, value, actual_sha256_hex):
+        raise AuthError(AuthFailure.FILE_DIGEST_MISMATCH)
+
+
+async def receive_package(request: Request, store: PackageStore, settings: UploadSettings,
+                          security: AgentSecurity | None, keys: AesKeys | None = None) -> StoredPackage:
+    """The uploaded RPM, received (decrypted with ``keys`` when it came encrypted), checked
+    against its file header, verified and stored; nothing is left on disk either way."""
+    received = await receive_file(request, FILE_FIELD, settings.directory, settings.max_bytes, keys)
+    try:
+        await anyio.to_thread.run_sync(verify_file_digest, request, security, received.sha256)
+        return await anyio.to_thread.run_sync(store.add, received.path, received.sha256)
+    finally:
+        await anyio.to_thread.run_sync(received.remove)
+
+
+# -- reading a stored package back -------------------------------------------------------------
+
+
+async def package_download(store: PackageStore, settings: UploadSettings, package_id: int) -> StreamingResponse:
+    """The RPM, verified against its stored digest before the first byte is sent, with its
+    SHA-256 in ``Repr-Digest`` (RFC 9530)."""
+    package = await anyio.to_thread.run_sync(store.get, package_id)
+    path = settings.directory / f".download-{uuid.uuid4().hex}.rpm"
+    await anyio.to_thread.run_sync(lambda: settings.directory.mkdir(parents=True, exist_ok=True))
+    await anyio.to_thread.run_sync(store.download, package_id, path)  # verified, or raises
+    try:
+        stream, sha256 = await anyio.to_thread.run_sync(_open_unlinked, path, package)
+    finally:
+        path.unlink(missing_ok=True)  # normally gone already
+    size = os.fstat(stream.fileno()).st_size
+    headers = {
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{package.rpm_file_name}"',
+        DIGEST_HEADER: f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:",
+    }
+    return StreamingResponse(_chunks(stream), media_type=RPM_MEDIA_TYPE, headers=headers)
+
+
+def _open_unlinked(path: Path, package: StoredPackage) -> tuple[BinaryIO, str]:
+    """Open the verified file and remove its name at once: nothing is left behind, even if
+    the client goes away mid-download. Rows obshell stored have no SHA-256: compute it."""
+    stream = open(path, "rb")  # noqa: SIM115 - closed by _chunks
+    path.unlink(missing_ok=True)
+    if package.sha256:
+        return stream, package.sha256
+    digest = hashlib.sha256()
+    while block := stream.read(_READ_BYTES):
+        digest.update(block)
+    stream.seek(0)
+    return stream, digest.hexdigest()
+
+
+async def _chunks(stream: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await anyio.to_thread.run_sync(stream.read, _READ_BYTES):
+            yield chunk
+    finally:
+        stream.close()

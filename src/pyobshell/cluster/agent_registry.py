@@ -24,6 +24,7 @@ class AgentRecord:
     identity: str = CLUSTER_AGENT
     public_key: str = ""
     pid: int = 0
+    architecture: str = ""
 
     @property
     def agent(self) -> AgentInfo:
@@ -31,7 +32,7 @@ class AgentRecord:
 
     def values(self) -> dict[str, object]:
         return dict(ip=self.ip, port=self.port, zone=self.zone, version=self.version, home_path=self.home_path,
-                    identity=self.identity, public_key=self.public_key, pid=self.pid)
+                    identity=self.identity, public_key=self.public_key, pid=self.pid, architecture=self.architecture)
 
 
 class AgentRegistry:
@@ -59,7 +60,7 @@ class AgentRegistry:
         with self.engine.connect() as conn:
             rows = conn.execute(select(all_agent).order_by(all_agent.c.ip, all_agent.c.port)).all()
         return [AgentRecord(r.ip, int(r.port), r.zone or "", r.version or "", r.home_path or "", r.identity or "",
-                            r.public_key or "", int(r.pid or 0)) for r in rows]
+                            r.public_key or "", int(r.pid or 0), r.architecture or "") for r in rows]
 
     def find(self, agent: AgentInfo) -> AgentRecord | None:
         for record in self.agents():

@@ -1,11 +1,15 @@
 """What the maintainer does for executors that cannot write to the cluster store themselves
-(``PATCH /rpc/v1/task/sub_task``, ``POST /rpc/v1/task/log``). Every write is fenced by
-``execute_times``, as the direct writes are."""
+(``PATCH /rpc/v1/task/sub_task``, ``POST /rpc/v1/task/log``), and who the maintainer is
+(``GET /rpc/v1/maintainer``). Every write is fenced by ``execute_times``, as the direct writes are."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from sqlalchemy import Connection
 
+from pyobshell.cluster.maintainer_election import MaintainerElection
 from pyobshell.engine.model import State
 from pyobshell.engine.remote_copies import RemoteTask
 from pyobshell.engine.store import TaskStore
@@ -56,3 +60,22 @@ def insert_logs(cluster: TaskStore, sub_task_id: int, execute_times: int, conten
         cluster.insert_logs(conn, sub_task_id, execute_times, contents)
         return True
     return cluster.write(insert, f"log of cluster sub task {sub_task_id}")
+
+
+COORDINATOR_NOT_INITIALIZED = ErrorCode("Agent.Coordinator.NotInitialized", ErrorKind.UNAVAILABLE,
+                                        "Coordinator is not initialized: {}")
+
+
+def maintainer_document(election: MaintainerElection, lease_s: float) -> dict[str, Any]:
+    """``GET /rpc/v1/maintainer``: who holds the lease, in obshell's capitalised JSON (blocking)."""
+    row = election.read()
+    if not row.is_active(lease_s) or row.agent is None or row.active_time is None:
+        raise COORDINATOR_NOT_INITIALIZED("no active maintainer")
+    active = row.active_time.isoformat()
+    return {
+        "MaintainerInfo": {"Id": 1, "AgentIp": row.agent.ip, "AgentPort": row.agent.port, "Counter": row.counter,
+                           "AgentTime": row.agent_time, "ActiveTime": active},
+        "LifeTime": row.idle_s,
+        "LastUpdateTime": active,
+        "ExpirationTime": (row.active_time + timedelta(seconds=lease_s)).isoformat(),
+    }

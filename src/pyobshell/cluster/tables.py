@@ -1,7 +1,8 @@
 """Cluster-mode tables in ``ocs`` (beside the task engine's): ``all_agent`` and ``agent_token``.
 
 ``all_agent`` has one row per agent, keyed by ``ip:port`` (unique), with what peers need to
-reach it (public key) and what operators want to see (zone, version, home). ``agent_token``
+reach it (public key), what the upgrade needs (zone, architecture) and what operators want to
+see (version, home). ``agent_token``
 holds the cluster's shared agent token in row 1 (every agent knows root@sys, which can read
 ``ocs`` anyway, so keeping it there gives nothing away).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Engine, Index, Integer, MetaData, String, Table, Text
 
 from pyobshell.engine.schema import Id, Time
+from pyobshell.schema_migration import add_missing_columns
 
 metadata = MetaData()
 
@@ -24,6 +26,7 @@ all_agent = Table(
     Column("home_path", String(1024), nullable=False, server_default=""),
     Column("identity", String(32), nullable=False, server_default=""),
     Column("public_key", Text),
+    Column("architecture", String(64), nullable=False, server_default=""),
     Column("pid", BigInteger, nullable=False, server_default="0"),
     Column("gmt_create", Time, nullable=True),
     Column("gmt_modify", Time, nullable=True),
@@ -39,5 +42,8 @@ agent_token = Table(
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create the tables if missing (agents starting together may race: CREATE IF NOT EXISTS)."""
+    """Create the tables if missing (agents starting together may race: CREATE IF NOT EXISTS),
+    and add the columns an older version's tables lack."""
     metadata.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        add_missing_columns(conn, metadata)

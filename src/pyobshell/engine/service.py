@@ -175,6 +175,13 @@ class TaskServices:
         self.local = local
         self.cluster = cluster
 
+    def unfinished_dags(self, show_details: bool) -> list[DagDetailDTO]:
+        """This agent's unfinished DAGs, then the cluster's (when the cluster store is open)."""
+        dags = self.local.list_unfinished_dags(show_details)
+        if self.cluster is not None:
+            dags += self.cluster.list_unfinished_dags(show_details)
+        return dags
+
     def for_id(self, gid: str) -> TaskService:
         decoded = decode_generic_id(gid)
         if decoded.is_cluster:

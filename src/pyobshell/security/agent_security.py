@@ -1,6 +1,6 @@
 """Everything the HTTP layer needs to authenticate requests, bundled for ``AgentState.security``.
 
-Built once per agent (``server.build_state``) or by a test with injected checks::
+Built once per agent (``agent.wiring``) or by a test with injected checks::
 
     security = AgentSecurity.create(key_pair, root_check=lambda pw: pw == "secret", clock=fake_clock)
     state = AgentState(ip=..., port=..., home=..., security=security)
@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from pathlib import Path
 
-from pyobshell.agent.root_password import RootPasswordKeeper
 from pyobshell.security.agent_token import AgentToken, token_file
 from pyobshell.security.clock import Clock, system_clock
 from pyobshell.security.credentials import AuthKind, secrets_equal
@@ -24,6 +24,14 @@ from pyobshell.security.request_verifier import RequestVerifier, VerifierSetting
 from pyobshell.security.session_store import SessionStore
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # encrypted JSON bodies; uploads are not read by the auth layer
+
+class RootPassword(Protocol):
+    """The root@sys password the agent knows (``agent.root_password.RootPasswordKeeper``)."""
+
+    def current(self) -> str: ...
+
+    def check(self, candidate: str) -> bool: ...
+
 
 RootCheck = Callable[[str], bool]
 """candidate root@sys password -> correct? (blocking allowed: it runs in a worker thread)"""
@@ -80,7 +88,7 @@ class StoredAgentToken:
 class AgentSecurity:
     key_pair: AgentKeyPair
     verifier: RequestVerifier
-    root_password: RootPasswordKeeper | None = None  # None: only tests, with an injected root check
+    root_password: RootPassword | None = None  # None: only tests, with an injected root check
     agent_password: AgentPasswordSource = no_agent_password
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     clock: Clock = field(default=system_clock)
@@ -92,7 +100,7 @@ class AgentSecurity:
         key_pair: AgentKeyPair,
         *,
         root_check: RootCheck | None = None,
-        root_password: RootPasswordKeeper | None = None,
+        root_password: RootPassword | None = None,
         agent_password: AgentPasswordSource = no_agent_password,
         token_checker: Callable[[str], bool] | None = None,
         sessions: SessionStore | None = None,
@@ -120,7 +128,7 @@ class AgentSecurity:
 
     @classmethod
     def for_agent(
-        cls, home: Path, key_pair: AgentKeyPair, root_password: RootPasswordKeeper, *,
+        cls, home: Path, key_pair: AgentKeyPair, root_password: RootPassword, *,
         sessions: SessionStore | None = None, settings: VerifierSettings = VerifierSettings(),
         agent_password: AgentPasswordSource = no_agent_password,
     ) -> "AgentSecurity":

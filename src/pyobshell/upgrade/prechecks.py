@@ -2,24 +2,30 @@
 
 Unlike obshell, which stops at the first failure, every check runs and every failure is
 reported at once, each with its own code, so an operator fixes them in one round.
-Each check is a small function over a ``query`` callable (SQL as root@sys on the observer)
-or over plain facts; it returns a :class:`CheckFailure` or ``None``.
+Each check is a small function over what ``ob/`` reads of the cluster (root@sys) or over plain
+facts; it returns a :class:`CheckFailure` or ``None``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pyobshell.errors import ErrorCode, ErrorKind
-from pyobshell.wire.upgrade import upgrade_dir_problem
-
-Query = Callable[[str], Sequence[Sequence[object]]]
+from pyobshell.ob import health, parameters, zones
+from pyobshell.ob.sql import Sql
+from pyobshell.errors import ObshellError
+from pyobshell.upgrade.space import space_needed
+from pyobshell.upgrade.upgrade_plan import AgentFacts, UpgradeInputs, plan_upgrade
+from pyobshell.wire.upgrade import UpgradeMode, UpgradePlan, upgrade_dir_problem
 
 PRECHECK_FAILED = ErrorCode("OB.Upgrade.PreCheckFailed", ErrorKind.BAD_REQUEST, "Upgrade pre-check failed: {}")
+PYTHON_CHECK_TIMEOUT_S = 30
+_ROLLING_CODE = "OB.Upgrade.UnableToRollingUpgrade"
 ROLLING_MIN_ZONES = 3
 ROLLING_MIN_ZONES_SHARED_STORAGE = 2
 
@@ -42,38 +48,25 @@ def raise_if_failed(failures: Sequence[CheckFailure]) -> None:
         raise error
 
 
-def _count(query: Query, sql: str) -> int:
-    rows = query(sql)
-    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+# --- cluster state (SQL through ob/) -------------------------------------------------------
 
-
-# --- cluster state (SQL) ------------------------------------------------------------------
-
-def check_schema_refreshed(query: Query) -> CheckFailure | None:
-    rows = query(
-        "SELECT DISTINCT tenant_name FROM (SELECT t.tenant_id, t.tenant_name, s.svr_ip, s.svr_port"
-        " FROM oceanbase.DBA_OB_TENANTS t, oceanbase.DBA_OB_SERVERS s) ts"
-        " LEFT JOIN oceanbase.GV$OB_SERVER_SCHEMA_INFO os ON ts.tenant_id = os.tenant_id"
-        " AND ts.svr_ip = os.svr_ip AND ts.svr_port = os.svr_port"
-        " WHERE os.refreshed_schema_version IS NULL OR os.refreshed_schema_version <= 1"
-        " OR os.refreshed_schema_version % 8 != 0"
-    )
-    if rows:
-        names = ", ".join(str(row[0]) for row in rows)
-        return CheckFailure("OB.Upgrade.TenantsSchemaNotRefreshed", f"There are tenants with unrefreshed schema: {names}")
+def check_schema_refreshed(sql: Sql) -> CheckFailure | None:
+    names = health.tenants_with_unrefreshed_schema(sql)
+    if names:
+        return CheckFailure("OB.Upgrade.TenantsSchemaNotRefreshed",
+                            f"There are tenants with unrefreshed schema: {', '.join(names)}")
     return None
 
 
-def check_no_tablet_merging(query: Query) -> CheckFailure | None:
-    merging = _count(query, "SELECT count(1) FROM oceanbase.__all_virtual_tablet_compaction_info"
-                            " WHERE max_received_scn > finished_scn AND max_received_scn > 0")
+def check_no_tablet_merging(sql: Sql) -> CheckFailure | None:
+    merging = health.merging_tablets(sql)
     if merging:
         return CheckFailure("OB.Upgrade.TabletInMerging", f"There are {merging} tablets merging")
     return None
 
 
-def check_no_major_compaction(query: Query) -> CheckFailure | None:
-    merging = _count(query, "SELECT count(*) FROM oceanbase.CDB_OB_MAJOR_COMPACTION WHERE STATUS != 'IDLE'")
+def check_no_major_compaction(sql: Sql) -> CheckFailure | None:
+    merging = health.tenants_in_major_compaction(sql)
     if merging:
         return CheckFailure("OB.Upgrade.TenantInMajorCompaction", f"There are {merging} tenants in major compaction")
     return None
@@ -86,65 +79,63 @@ def _version_tuple(text: str) -> tuple[int, ...]:
         return ()
 
 
-def check_data_versions_in_sync(query: Query) -> list[CheckFailure]:
-    values = [str(row[0]) for row in query(
-        "SELECT DISTINCT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'min_observer_version'")]
+def check_data_versions_in_sync(sql: Sql) -> list[CheckFailure]:
+    values = parameters.distinct_values(sql, "min_observer_version")
     if len(values) > 1:
         return [CheckFailure("OB.Upgrade.MinObserverVersionNotSync",
                              f"min_observer_version is not in sync: {', '.join(sorted(values))}")]
     # Compared as versions, not strings (obshell compares the text).
     if values and _version_tuple(values[0]) < (4, 3, 3, 0):
-        compatible = [str(row[0]) for row in query(
-            "SELECT DISTINCT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'compatible'")]
+        compatible = parameters.distinct_values(sql, "compatible")
         if len(compatible) > 1:
             return [CheckFailure("OB.Upgrade.TenantCompatibleNotSync",
                                  f"Tenant compatible is not in sync: {', '.join(sorted(compatible))}")]
     return []
 
 
-def check_no_backup_job(query: Query) -> CheckFailure | None:
-    jobs = _count(query, "SELECT count(1) FROM oceanbase.CDB_OB_BACKUP_JOBS")
+def check_no_backup_job(sql: Sql) -> CheckFailure | None:
+    jobs = health.running_backup_jobs(sql)
     if jobs:
         return CheckFailure("OB.Upgrade.HasRunningBackupTask",
                             f"There are {jobs} running backup tasks, upgrade is not allowed temporarily")
     return None
 
 
-def check_mode(mode: str, query: Query) -> CheckFailure | None:
+def check_mode(mode: UpgradeMode, sql: Sql) -> CheckFailure | None:
     """ROLLING needs at least 3 zones (2 in shared-storage mode); STOPSERVICE needs nothing."""
-    if mode != "ROLLING":
+    if mode is not UpgradeMode.ROLLING:
         return None
-    zones = _count(query, "SELECT count(*) FROM oceanbase.DBA_OB_ZONES")
-    rows = query("SELECT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'ob_startup_mode'")
-    shared = bool(rows) and str(rows[0][0]).upper() == "SHARED_STORAGE"
-    needed = ROLLING_MIN_ZONES_SHARED_STORAGE if shared else ROLLING_MIN_ZONES
-    if zones < needed:
+    count = zones.zone_count(sql)
+    needed = ROLLING_MIN_ZONES_SHARED_STORAGE if parameters.startup_mode(sql) == "SHARED_STORAGE" else ROLLING_MIN_ZONES
+    if count < needed:
         return CheckFailure("OB.Upgrade.UnableToRollingUpgrade",
-                            f"Rolling upgrade requires at least {needed} zones, the cluster has {zones}; use STOPSERVICE")
+                            f"Rolling upgrade requires at least {needed} zones, the cluster has {count}; use STOPSERVICE")
     return None
 
 
-def cluster_state_failures(query: Query, mode: str) -> list[CheckFailure]:
+def check_zones_active(sql: Sql) -> CheckFailure | None:
+    """A zone left stopped (e.g. by an earlier failed upgrade) must be started first."""
+    stopped = zones.stopped_zones(sql)
+    if stopped:
+        return CheckFailure("OB.Upgrade.ZoneNotActive",
+                            f"Zone {', '.join(stopped)} is not ACTIVE; start it (ALTER SYSTEM START ZONE) first")
+    return None
+
+
+def cluster_state_failures(sql: Sql, mode: UpgradeMode) -> list[CheckFailure]:
     """Every check that reads the cluster's state, all run, failures collected."""
     failures = [
-        check_mode(mode, query),
-        check_schema_refreshed(query),
-        check_no_tablet_merging(query),
-        check_no_major_compaction(query),
-        check_no_backup_job(query),
+        check_mode(mode, sql),
+        check_schema_refreshed(sql),
+        check_no_tablet_merging(sql),
+        check_no_major_compaction(sql),
+        check_no_backup_job(sql),
+        check_zones_active(sql),
     ]
-    return [f for f in failures if f is not None] + check_data_versions_in_sync(query)
+    return [f for f in failures if f is not None] + check_data_versions_in_sync(sql)
 
 
 # --- agents and observers -----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AgentFacts:
-    address: str  # ip:port
-    serving: bool  # agent state RUNNING
-    ob_state: int
-    sql_address: str  # ip:sql_port
-
 
 def agent_failures(agents: Sequence[AgentFacts], missing: Sequence[str] = ()) -> list[CheckFailure]:
     failures = []
@@ -182,3 +173,51 @@ def check_upgrade_dir(upgrade_dir: str, required_bytes: int = 0) -> CheckFailure
         return CheckFailure("Environment.DiskSpaceNotEnough",
                             f"Path '{path}' has {free} bytes free, the packages need {required_bytes}")
     return None
+
+
+# --- all of them ----------------------------------------------------------------------------
+
+def check_python(python: str) -> CheckFailure | None:
+    """The interpreter that will run the packages' scripts imports mysql.connector."""
+    try:
+        result = subprocess.run([python, "-c", "import mysql.connector"], capture_output=True, text=True,
+                                timeout=PYTHON_CHECK_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return CheckFailure("Environment.WithoutPython", f"cannot run {python}: {error}")
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return CheckFailure("Environment.WithoutModule", f"{python} cannot import mysql.connector: {last}")
+    return None
+
+
+def _plan(inputs: UpgradeInputs) -> tuple[UpgradePlan | None, list[CheckFailure]]:
+    """The plan; a mode the zones do not allow is already a collected failure, so the packages
+    are still planned (as for stop-service) and reported with it."""
+    upgrade = inputs.upgrade
+    for attempt in (upgrade, replace(upgrade, mode=UpgradeMode.STOPSERVICE)):
+        try:
+            return plan_upgrade(attempt, inputs.facts, inputs.packages, inputs.route_file_text), []
+        except ObshellError as error:
+            if error.code != _ROLLING_CODE:
+                return None, [CheckFailure(error.code, error.message)]
+    return None, []
+
+
+def run_prechecks(sql: Sql, inputs: UpgradeInputs, python: str) -> UpgradePlan:
+    """Run every check; raise one 400 listing each failure, or return the plan to run."""
+    failures = cluster_state_failures(sql, inputs.upgrade.mode)
+    failures += [f for f in (check_python(python),) if f is not None]
+    failures += agent_failures(inputs.agents, inputs.missing_agents)
+    plan, plan_failures = _plan(inputs)
+    failures += plan_failures
+    if plan is not None and plan.missing_packages:
+        failures.append(CheckFailure("OB.Package.NotExist",
+                                     f"These packages are missing: {', '.join(plan.missing_packages)}"))
+    if plan is not None:
+        planned = {pp.pkg_id for hop in plan.route for pp in hop.packages}
+        needed = space_needed(p for p in inputs.packages if p.pkg_id in planned)
+        space = check_upgrade_dir(inputs.upgrade.upgrade_dir, required_bytes=needed)
+        failures += [space] if space is not None else []
+    raise_if_failed(failures)
+    assert plan is not None  # no failure means a plan was made
+    return plan

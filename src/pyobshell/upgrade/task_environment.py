@@ -59,7 +59,6 @@ class UpgradeTimings:
     freeze_wait_s: float = 1200.0  # minor freeze until every checkpoint moves
     script_timeout_s: int = 0  # the scripts' -t: 0 lets each script use its built-in waits
     command_timeout_s: float = 60.0  # short commands: python -c, observer -V
-    disk_margin: float = 1.1  # free space needed = margin x (download + unpacked) bytes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "UpgradeTimings":

@@ -9,8 +9,15 @@ from collections.abc import Sequence
 from pyobshell.engine import AgentInfo, Node, TaskContext
 from pyobshell.engine.model import EXECUTE_AGENTS_KEY, Maintainer
 from pyobshell.engine.template import Template, TemplateBuilder
-from pyobshell.upgrade.dag_layout import FreezeScope, Stage, StageKind, check_dag_name, dag_name
-from pyobshell.wire.upgrade import UpgradeMode
+from pyobshell.upgrade.dag_layout import (
+    FreezeScope,
+    Stage,
+    StageKind,
+    check_dag_name,
+    check_stages,
+    dag_name,
+    upgrade_stages,
+)
 from pyobshell.upgrade.tasks import (
     BackupParametersTask,
     CheckPackagesTask,
@@ -27,7 +34,10 @@ from pyobshell.upgrade.tasks import (
     stop_zone_node,
 )
 from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.prechecks import CheckFailure, raise_if_failed
 from pyobshell.upgrade.tasks.upgrade_context import RouteNode
+from pyobshell.upgrade.upgrade_plan import UpgradeInputs
+from pyobshell.wire.upgrade import UpgradeMode, UpgradePlan
 
 _PER_HOST = {
     StageKind.CHECK_ENVIRONMENT: CheckPythonEnvTask, StageKind.CREATE_DIR: CreateUpgradeDirTask,
@@ -87,3 +97,31 @@ def upgrade_context(agents: Sequence[AgentInfo], route: Sequence[RouteNode], mod
         ctx.UPGRADE_ROUTE: [node.to_dict() for node in route], ctx.ROLLING: mode is UpgradeMode.ROLLING,
         ctx.OB_TYPE: ob_type,
     })
+
+
+def check_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskContext]:
+    """The upgrade-check DAG: download, verify and unpack every hop's packages on every host, then
+    remove them. Needs only a plan whose packages are all stored."""
+    if plan.missing_packages:
+        raise_if_failed([CheckFailure("OB.Package.NotExist",
+                                                f"These packages are missing: {', '.join(plan.missing_packages)}")])
+    upgrade, facts = inputs.upgrade, inputs.facts
+    agents: list[AgentInfo] = list(dict.fromkeys(agent for zone in facts.zones for agent in zone.agents))
+    version, release = upgrade.version.number_string, upgrade.release_text
+    template = check_template(check_stages(facts.zones), version, release)
+    return template, upgrade_context(agents, route_nodes(plan), upgrade.mode, version, release, upgrade.upgrade_dir)
+
+
+def route_nodes(plan: UpgradePlan) -> list[RouteNode]:
+    return [RouteNode(hop.version, hop.release, hop.build_version) for hop in plan.route]
+
+
+def upgrade_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskContext]:
+    """The DAG to create: the same layout the plan showed."""
+    upgrade, facts = inputs.upgrade, inputs.facts
+    stages = upgrade_stages(len(plan.route), upgrade.mode, facts.zones, upgrade.freeze_server)
+    agents: list[AgentInfo] = list(dict.fromkeys(agent for zone in facts.zones for agent in zone.agents))
+    version, release = upgrade.version.number_string, upgrade.release_text
+    template = upgrade_template(stages, upgrade.mode, version, release)
+    context = upgrade_context(agents, route_nodes(plan), upgrade.mode, version, release, upgrade.upgrade_dir)
+    return template, context

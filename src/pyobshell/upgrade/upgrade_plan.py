@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyobshell.engine.model import AgentInfo
-from pyobshell.errors import MYSQL_ERROR, ErrorCode, ErrorKind, ObshellError
-from pyobshell.ob.connection import ObConnectionPool
+from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
+from pyobshell.ob import parameters, servers, zones
+from pyobshell.ob.sql import Sql
 from pyobshell.upgrade.dag_layout import Stage, ZoneAgents, dag_name, upgrade_stages
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.route_file import RouteFile, parse_route_file
@@ -94,6 +95,26 @@ class ClusterFacts:
     arches: tuple[str, ...]  # every agent architecture
     edition: str = "community"
     shared_storage: bool = False
+
+
+@dataclass(frozen=True)
+class AgentFacts:
+    address: str  # ip:port
+    serving: bool  # agent state RUNNING
+    ob_state: int
+    sql_address: str  # ip:sql_port
+
+
+@dataclass(frozen=True)
+class UpgradeInputs:
+    """The facts the decision is made on."""
+
+    upgrade: UpgradeRequest
+    facts: ClusterFacts
+    packages: Sequence[StoredPackage]
+    route_file_text: str | None
+    agents: Sequence[AgentFacts]
+    missing_agents: Sequence[str] = ()
 
 
 # -- pure planning -------------------------------------------------------------------------------
@@ -207,34 +228,37 @@ def _package_names(edition: str) -> tuple[str, ...]:
 
 # -- reading the facts (blocking) ----------------------------------------------------------------
 
-BUILD_VERSION_SQL = "SELECT BUILD_VERSION FROM oceanbase.DBA_OB_SERVERS WHERE SVR_IP = %s AND SQL_PORT = %s"
-ZONES_SQL = "SELECT ZONE FROM oceanbase.DBA_OB_ZONES"
-SERVERS_SQL = "SELECT SVR_IP, ZONE FROM oceanbase.DBA_OB_SERVERS"
-ALL_AGENTS_SQL = "SELECT ip, port, zone, architecture FROM ocs.all_agent"
-STARTUP_MODE_SQL = "SELECT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'ob_startup_mode'"
+
+@dataclass(frozen=True)
+class RegisteredAgent:
+    """An agent as the cluster's registry (``all_agent``) knows it."""
+
+    agent: AgentInfo
+    zone: str
+    architecture: str = ""
 
 
-def read_cluster_facts(pool: ObConnectionPool, *, sql_host: str, sql_port: int, agent_port: int,
-                       arch: str) -> ClusterFacts:
-    """Version, zones (with their agents) and architectures, as root@sys through ``pool``.
+def read_cluster_facts(sql: Sql, *, sql_host: str, sql_port: int, agent_port: int, arch: str,
+                       registered: Sequence[RegisteredAgent] = ()) -> ClusterFacts:
+    """Version, zones (with their agents) and architectures, as root@sys through ``sql``.
 
-    Agents come from ``ocs.all_agent`` when the cluster has that table; otherwise one agent
-    per observer is assumed, on this agent's port, with this agent's architecture."""
+    Agents are the registered ones when there are any; otherwise one agent per observer is
+    assumed, on this agent's port, with this agent's architecture."""
     try:
-        rows = pool.query(BUILD_VERSION_SQL, (sql_host, sql_port))
-        if not rows:
+        build = servers.build_by_sql_address(sql, sql_host, sql_port)
+        if build is None:
             raise CLUSTER_FACTS_UNAVAILABLE(f"observer {sql_host}:{sql_port} is not in DBA_OB_SERVERS")
-        current = _current_version(str(rows[0]["BUILD_VERSION"]))
-        zone_names = [str(row["ZONE"]) for row in pool.query(ZONES_SQL)]
-        agents = _agents_by_zone(pool, agent_port, arch)
-        shared = any(str(r["VALUE"]).upper() == SHARED_STORAGE for r in _optional(pool, STARTUP_MODE_SQL))
+        current = _current_version(build)
+        zone_names = zones.zone_names(sql)
+        agents = _agents_by_zone(sql, registered, agent_port, arch)
+        shared = parameters.startup_mode(sql) == SHARED_STORAGE
     except ObshellError as exc:
         if exc.error_code is CLUSTER_FACTS_UNAVAILABLE:
             raise
         raise CLUSTER_FACTS_UNAVAILABLE(exc.message) from exc
-    zones = tuple(ZoneAgents(z, tuple(sorted(agents.get(z, {})))) for z in zone_names)
+    by_zone = tuple(ZoneAgents(z, tuple(sorted(agents.get(z, {})))) for z in zone_names)
     arches = tuple(sorted({a for per_zone in agents.values() for a in per_zone.values()})) or (arch,)
-    return ClusterFacts(current=current, zones=zones, arches=arches, shared_storage=shared)
+    return ClusterFacts(current=current, zones=by_zone, arches=arches, shared_storage=shared)
 
 
 def _current_version(text: str) -> Version:
@@ -244,25 +268,14 @@ def _current_version(text: str) -> Version:
         raise CLUSTER_FACTS_UNAVAILABLE(f"unreadable BUILD_VERSION {text!r}") from exc
 
 
-def _agents_by_zone(pool: ObConnectionPool, agent_port: int, arch: str) -> dict[str, dict[AgentInfo, str]]:
+def _agents_by_zone(sql: Sql, registered: Sequence[RegisteredAgent], agent_port: int,
+                    arch: str) -> dict[str, dict[AgentInfo, str]]:
     """zone -> {agent: architecture}."""
     by_zone: dict[str, dict[AgentInfo, str]] = {}
-    for row in _optional(pool, ALL_AGENTS_SQL):
-        by_zone.setdefault(str(row["zone"]), {})[AgentInfo(str(row["ip"]), int(row["port"]))] = \
-            str(row["architecture"] or arch)
+    for record in registered:
+        by_zone.setdefault(record.zone, {})[record.agent] = record.architecture or arch
     if by_zone:
         return by_zone
-    for row in pool.query(SERVERS_SQL):
-        by_zone.setdefault(str(row["ZONE"]), {})[AgentInfo(str(row["SVR_IP"]), agent_port)] = arch
+    for ip, zone in servers.server_zones(sql):
+        by_zone.setdefault(zone, {})[AgentInfo(ip, agent_port)] = arch
     return by_zone
-
-
-def _optional(pool: ObConnectionPool, sql: str) -> list[dict]:
-    """Rows of a query on something the cluster may not have (a table, a parameter)."""
-    try:
-        return pool.query(sql)
-    except ObshellError as exc:
-        if exc.error_code is not MYSQL_ERROR:
-            raise
-        log.debug("optional query failed (%s): %s", sql, exc.message)
-        return []

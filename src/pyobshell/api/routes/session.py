@@ -7,15 +7,12 @@ as ``session_id`` in the encrypted header instead of a password, on any agent of
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from pyobshell.api.auth import LOGIN, PASSWORD, CallerDep, accepts
+from pyobshell.api.dependencies import SessionsDep
 from pyobshell.api.routing import obshell_router
 from pyobshell.security.credentials import AuthKind
-from pyobshell.security.session_store import SESSIONS_UNAVAILABLE, SessionStore
 
 router = obshell_router(prefix="/api/v1", tags=["session"])
 
@@ -23,17 +20,6 @@ router = obshell_router(prefix="/api/v1", tags=["session"])
 class LogoutParam(BaseModel):
     model_config = ConfigDict(extra="ignore")
     session_id: str = Field(default="", max_length=128, description="the session to end")
-
-
-def session_store(request: Request) -> SessionStore:
-    security = request.app.state.agent.security
-    sessions = security.sessions if security is not None else None
-    if sessions is None:
-        raise SESSIONS_UNAVAILABLE("this agent keeps no sessions")
-    return sessions
-
-
-SessionsDep = Annotated[SessionStore, Depends(session_store)]
 
 
 @router.post("/login", response_model=str, dependencies=[accepts(LOGIN)],

@@ -3,7 +3,7 @@
 Every id is a generic id (see :mod:`pyobshell.engine.generic_id`): "1"+id is a cluster task,
 answered from the cluster store; a local id of this agent from its SQLite store. A malformed id
 is 400 ``Task.GenericID.Invalid``, an unknown one 404 ``Task.NotFound``, a local id of another
-agent 400 ``Task.GenericID.OtherAgent`` (forwarding to that agent comes with cluster mode).
+agent is forwarded to that agent (``api.forwarding``).
 
 Unlike obshell, every handler answers: node ``show_details=false`` works, and the cluster
 routes say so when the cluster store is not open instead of sending no response. Handlers are
@@ -12,15 +12,15 @@ synchronous (short store queries), so FastAPI runs them in its thread pool.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from pyobshell.agent.tasks import AgentTasks, all_agents_maintenance_dags
 from pyobshell.api.auth import PASSWORD, CallerDep, accepts
+from pyobshell.api.dependencies import ServicesDep, TaskBackendDep
 from pyobshell.api.routing import obshell_router
-from pyobshell.engine import TaskService, TaskServices
+from pyobshell.engine import TaskService
 from pyobshell.wire.task import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.engine.generic_id import decode_generic_id
@@ -47,22 +47,7 @@ class NodeOperator(BaseModel):
     operator: str = Field(min_length=1, description="PASS (any case)")
 
 
-async def agent_tasks(request: Request) -> AgentTasks:
-    tasks = getattr(request.app.state.agent, "tasks", None)
-    if tasks is None:
-        raise TASK_ENGINE_UNAVAILABLE("the task engine is not running on this agent")
-    return tasks
-
-
-async def task_services(tasks: Annotated[AgentTasks, Depends(agent_tasks)]) -> TaskServices:
-    return tasks.services
-
-
-ServicesDep = Annotated[TaskServices, Depends(task_services)]
-TasksDep = Annotated[AgentTasks, Depends(agent_tasks)]
-
-
-def service_for(services: TaskServices, gid: str, caller: Any) -> TaskService:
+def task_owner(gid: str, services: ServicesDep, caller: CallerDep) -> TaskService:
     """The service owning ``gid``; obproxy ids (prefix 4/5) need the agent password, as in obshell."""
     decoded = decode_generic_id(gid)
     if decoded.is_obproxy and (caller is None or caller.kind is not AuthKind.AGENT_PASSWORD):
@@ -70,17 +55,21 @@ def service_for(services: TaskServices, gid: str, caller: Any) -> TaskService:
     return services.for_id(gid)
 
 
-def cluster_service(services: TaskServices) -> TaskService:
+def cluster_tasks(services: ServicesDep) -> TaskService:
     if services.cluster is None:
         raise TASK_ENGINE_UNAVAILABLE("cluster tasks need an available OceanBase connection")
     return services.cluster
 
 
+OwnerDep = Annotated[TaskService, Depends(task_owner)]
+ClusterDep = Annotated[TaskService, Depends(cluster_tasks)]
+
+
 # Static paths first: they win over /dag/{id}.
 
 @router.get("/dags/ob", response_model=list[DagDetailDTO], summary="All cluster DAGs")
-def list_cluster_dags(services: ServicesDep, show_details: ShowDetails = True) -> list[DagDetailDTO]:
-    return cluster_service(services).list_dags(show_details)
+def list_cluster_dags(cluster: ClusterDep, show_details: ShowDetails = True) -> list[DagDetailDTO]:
+    return cluster.list_dags(show_details)
 
 
 @router.get("/dags/agent", response_model=list[DagDetailDTO], summary="All DAGs of this agent")
@@ -90,15 +79,12 @@ def list_local_dags(services: ServicesDep, show_details: ShowDetails = True) -> 
 
 @router.get("/dag/unfinish", response_model=list[DagDetailDTO], summary="Unfinished DAGs (local and cluster)")
 def list_unfinished_dags(services: ServicesDep, show_details: ShowDetails = True) -> list[DagDetailDTO]:
-    dags = services.local.list_unfinished_dags(show_details)
-    if services.cluster is not None:
-        dags += services.cluster.list_unfinished_dags(show_details)
-    return dags
+    return services.unfinished_dags(show_details)
 
 
 @router.get("/dag/ob/unfinish", response_model=list[DagDetailDTO], summary="Unfinished cluster DAGs")
-def list_unfinished_cluster_dags(services: ServicesDep, show_details: ShowDetails = True) -> list[DagDetailDTO]:
-    return cluster_service(services).list_unfinished_dags(show_details)
+def list_unfinished_cluster_dags(cluster: ClusterDep, show_details: ShowDetails = True) -> list[DagDetailDTO]:
+    return cluster.list_unfinished_dags(show_details)
 
 
 @router.get("/dag/agent/unfinish", response_model=list[DagDetailDTO], summary="Unfinished DAGs of this agent")
@@ -107,8 +93,8 @@ def list_unfinished_local_dags(services: ServicesDep, show_details: ShowDetails 
 
 
 @router.get("/dag/maintain/ob", response_model=DagDetailDTO, summary="Latest cluster maintenance DAG")
-def get_cluster_maintenance_dag(services: ServicesDep, show_details: ShowDetails = True) -> DagDetailDTO:
-    return cluster_service(services).get_maintenance_dag(show_details)
+def get_cluster_maintenance_dag(cluster: ClusterDep, show_details: ShowDetails = True) -> DagDetailDTO:
+    return cluster.get_maintenance_dag(show_details)
 
 
 @router.get("/dag/maintain/agent", response_model=DagDetailDTO, summary="Latest maintenance DAG of this agent")
@@ -118,37 +104,36 @@ def get_local_maintenance_dag(services: ServicesDep, show_details: ShowDetails =
 
 @router.get("/dag/maintain/agents", response_model=list[DagDetailDTO],
             summary="Latest maintenance DAG of every agent of the cluster (those that have one)")
-def get_all_agents_maintenance_dags(request: Request, tasks: TasksDep, show_details: ShowDetails = True,
-                                    ) -> list[DagDetailDTO]:
-    return all_agents_maintenance_dags(tasks, request.app.state.agent.root_password(), show_details)
+def get_all_agents_maintenance_dags(tasks: TaskBackendDep, show_details: ShowDetails = True) -> list[DagDetailDTO]:
+    return tasks.agents_maintenance_dags(show_details)
 
 
 @router.get("/dag/{gid}", response_model=DagDetailDTO, summary="A DAG by generic id")
-def get_dag(gid: str, services: ServicesDep, caller: CallerDep, show_details: ShowDetails = True) -> DagDetailDTO:
-    return service_for(services, gid, caller).get_dag(gid, show_details)
+def get_dag(gid: str, owner: OwnerDep, show_details: ShowDetails = True) -> DagDetailDTO:
+    return owner.get_dag(gid, show_details)
 
 
 @router.post("/dag/{gid}", summary="Apply RETRY, ROLLBACK, CANCEL or PASS to a DAG")
-def operate_dag(gid: str, body: DagOperator, services: ServicesDep, caller: CallerDep) -> None:
-    service_for(services, gid, caller).operate_dag(gid, body.operator)
+def operate_dag(gid: str, body: DagOperator, owner: OwnerDep) -> None:
+    owner.operate_dag(gid, body.operator)
 
 
 @router.get("/node/{gid}", response_model=NodeDetailDTO, summary="A node by generic id")
-def get_node(gid: str, services: ServicesDep, caller: CallerDep, show_details: ShowDetails = True) -> NodeDetailDTO:
-    return service_for(services, gid, caller).get_node(gid, show_details)
+def get_node(gid: str, owner: OwnerDep, show_details: ShowDetails = True) -> NodeDetailDTO:
+    return owner.get_node(gid, show_details)
 
 
 @router.post("/node/{gid}", summary="PASS a failed node")
 def operate_node(gid: str, body: NodeOperator, services: ServicesDep, caller: CallerDep) -> None:
-    parse_node_operator(body.operator)  # obshell checks the operator before anything else
-    service_for(services, gid, caller).operate_node(gid, body.operator)
+    parse_node_operator(body.operator)  # obshell checks the operator before the id
+    task_owner(gid, services, caller).operate_node(gid, body.operator)
 
 
 @router.get("/sub_task/{gid}", response_model=TaskDetailDTO, summary="A sub-task by generic id")
-def get_sub_task(gid: str, services: ServicesDep, caller: CallerDep) -> TaskDetailDTO:
-    return service_for(services, gid, caller).get_sub_task(gid)
+def get_sub_task(gid: str, owner: OwnerDep) -> TaskDetailDTO:
+    return owner.get_sub_task(gid)
 
 
 @router.get("/sub_task/{gid}/logs", response_model=list[SubTaskLogDTO], summary="Every log line of a sub-task")
-def get_sub_task_logs(gid: str, services: ServicesDep, caller: CallerDep) -> list[SubTaskLogDTO]:
-    return service_for(services, gid, caller).get_sub_task_logs(gid)
+def get_sub_task_logs(gid: str, owner: OwnerDep) -> list[SubTaskLogDTO]:
+    return owner.get_sub_task_logs(gid)

@@ -7,13 +7,13 @@ retried or continued run simply downloads again over the old file.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyobshell.engine import register_task_type
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.space import free_bytes, space_needed
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask, remove_tree
 from pyobshell.upgrade.tasks.codes import DISK_SPACE_NOT_ENOUGH, PACKAGE_NOT_FOUND
@@ -38,9 +38,8 @@ def find_package(store: PackageStore, name: str, node: ctx.RouteNode, arch: str,
     return max(candidates, key=lambda p: (p.build_number, p.pkg_id), default=None)
 
 
-def required_bytes(downloads: list[PlannedDownload], margin: float) -> int:
-    """Room for each RPM and its unpacked tree, with a real margin (obshell's 1.1 truncated to 1)."""
-    return int(sum(d.package.file_size + d.package.size for d in downloads) * margin)
+def required_bytes(downloads: list[PlannedDownload]) -> int:
+    return space_needed(d.package for d in downloads)
 
 
 @register_task_type
@@ -90,15 +89,9 @@ class DownloadPackagesTask(UpgradeTask):
 
     def _check_space(self, planned: list[PlannedDownload]) -> None:
         task_dir = self.task_dir()
-        needed = required_bytes(planned, self.env.timings.disk_margin)
-        free = shutil.disk_usage(_existing(task_dir)).free
+        needed = required_bytes(planned)
+        free = free_bytes(task_dir)
         if free < needed:
             raise DISK_SPACE_NOT_ENOUGH(f"{task_dir} has {free} bytes free; the packages and their unpacked "
                                         f"files need {needed}. Free some space, then retry")
         self.log_info(f"{task_dir}: {free} bytes free, {needed} needed")
-
-
-def _existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path

@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from pyobshell.engine import Node, TaskContext, register_task_type
+from pyobshell.ob.freeze import lowest_checkpoint, minor_freeze, minor_freeze_statement
+from pyobshell.ob.servers import active_servers
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, MINOR_FREEZE_TIMEOUT
 
-SERVERS_SQL = "SELECT SVR_IP, SVR_PORT, ZONE, STATUS FROM oceanbase.DBA_OB_SERVERS"
-CHECKPOINT_SQL = ("SELECT checkpoint_scn FROM oceanbase.__all_virtual_ls_info WHERE svr_ip = %s AND svr_port = %s "
-                  "ORDER BY checkpoint_scn ASC LIMIT 1")
 GLOBAL, ZONE = "GLOBAL", "ZONE"
 
 
@@ -34,14 +33,13 @@ class MinorFreezeTask(UpgradeTask):
 
     def execute(self) -> None:
         kind, zones = parse_scope(self.context.get_param(ctx.SCOPE))
-        servers = self._servers(zones)
+        servers = active_servers(self.env, zones)
         if not servers:
             self.log_info(f"no active server in scope {kind} {zones}: nothing to freeze")
             return
-        before = {server: self._checkpoint(server) for server in servers}
-        statement = "ALTER SYSTEM MINOR FREEZE SERVER = (" + ", ".join(f"'{s}'" for s in servers) + ")"
-        self.log_info(f"freezing {len(servers)} server(s): {statement}")
-        self.env.execute(statement, None)
+        before = {server: lowest_checkpoint(self.env, server) for server in servers}
+        self.log_info(f"freezing {len(servers)} server(s): {minor_freeze_statement(servers)}")
+        minor_freeze(self.env, servers)
         done, elapsed, seen = self.poll_until("every frozen server's checkpoint to move",
                                               lambda: self._probe(before), self.env.timings.freeze_wait_s)
         if not done:
@@ -52,20 +50,10 @@ class MinorFreezeTask(UpgradeTask):
     def rollback(self) -> None:
         """A freeze needs no undo."""
 
-    def _servers(self, zones: list[str]) -> list[str]:
-        rows = self.env.query(SERVERS_SQL, None)
-        return [f"{r['SVR_IP']}:{int(r['SVR_PORT'])}" for r in rows
-                if str(r["STATUS"]).upper() == "ACTIVE" and (not zones or r["ZONE"] in zones)]
-
-    def _checkpoint(self, server: str) -> int:
-        ip, _, port = server.rpartition(":")
-        rows = self.env.query(CHECKPOINT_SQL, (ip, int(port)))
-        return int(rows[0]["checkpoint_scn"]) if rows and rows[0]["checkpoint_scn"] is not None else 0
-
     def _probe(self, before: dict[str, int]) -> PollResult:
         waiting = []
         for server, old in before.items():
-            new = self._checkpoint(server)
+            new = lowest_checkpoint(self.env, server)
             if not (new == 0 or new > old):  # 0: the server has no log stream
                 waiting.append(f"{server} checkpoint {new}")
         return PollResult(not waiting, "waiting for " + ", ".join(waiting) if waiting else "all moved")

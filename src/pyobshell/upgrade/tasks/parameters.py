@@ -6,25 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from pyobshell.engine import register_task_type
+from pyobshell.ob import parameters
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask
 from pyobshell.upgrade.tasks.codes import PARAMETER_SCOPE_INVALID
 
 SAVED_PARAMETERS = ("server_permanent_offline_time", "enable_rebalance", "enable_rereplication")
-BACKUP_SQL = ("SELECT SVR_IP, SVR_PORT, ZONE, SCOPE, TENANT_ID, NAME, VALUE FROM oceanbase.GV$OB_PARAMETERS "
-              "WHERE NAME IN (%s, %s, %s)")
-TENANT_NAME_SQL = "SELECT TENANT_NAME FROM oceanbase.DBA_OB_TENANTS WHERE TENANT_ID = %s"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _identifier(name: str) -> str:
-    # Parameter and tenant names come from the database itself; refuse anything else.
-    if not name or not all(ch.isalnum() or ch in "_$" for ch in name):
-        raise PARAMETER_SCOPE_INVALID(f"unexpected name {name!r} in the saved parameters")
-    return name
 
 
 def restore_statements(rows: list[dict[str, Any]], tenant_name: Any) -> list[str]:
@@ -32,14 +19,16 @@ def restore_statements(rows: list[dict[str, Any]], tenant_name: Any) -> list[str
     Duplicates (tenant parameters appear once per server) are issued once."""
     statements: list[str] = []
     for row in rows:
-        name, value, scope = _identifier(str(row["NAME"])), str(row["VALUE"]), str(row["SCOPE"]).upper()
-        if scope == "TENANT":
-            tenant = _identifier(tenant_name(row["TENANT_ID"]))
-            statement = f"ALTER SYSTEM SET {name} = {_quote(value)} TENANT = {tenant}"
-        elif scope == "CLUSTER":
-            statement = f"ALTER SYSTEM SET {name} = {_quote(value)} SERVER = '{row['SVR_IP']}:{int(row['SVR_PORT'])}'"
-        else:
-            raise PARAMETER_SCOPE_INVALID(f"parameter {name} has scope {scope!r}, expected CLUSTER or TENANT")
+        name, value, scope = str(row["NAME"]), str(row["VALUE"]), str(row["SCOPE"]).upper()
+        try:
+            if scope == "TENANT":
+                statement = parameters.set_statement(name, value, tenant=tenant_name(row["TENANT_ID"]))
+            elif scope == "CLUSTER":
+                statement = parameters.set_statement(name, value, server=f"{row['SVR_IP']}:{int(row['SVR_PORT'])}")
+            else:
+                raise PARAMETER_SCOPE_INVALID(f"parameter {name} has scope {scope!r}, expected CLUSTER or TENANT")
+        except ValueError as exc:  # a name that is not a plain identifier: the row is not what it should be
+            raise PARAMETER_SCOPE_INVALID(f"unexpected saved parameter {name!r}: {exc}") from None
         if statement not in statements:
             statements.append(statement)
     return statements
@@ -51,7 +40,7 @@ class BackupParametersTask(UpgradeTask):
     can_retry = can_continue = can_cancel = True
 
     def execute(self) -> None:
-        rows = self.env.query(BACKUP_SQL, SAVED_PARAMETERS)
+        rows = parameters.parameter_rows(self.env, SAVED_PARAMETERS)
         saved = [{key: row[key] for key in ("SVR_IP", "SVR_PORT", "ZONE", "SCOPE", "TENANT_ID", "NAME", "VALUE")}
                  for row in rows]
         self.context.set_param(ctx.OB_PARAMETERS, saved)
@@ -80,10 +69,10 @@ class RestoreParametersTask(UpgradeTask):
 
         def tenant_name(tenant_id: Any) -> str:
             if tenant_id not in names:
-                found = task.env.query(TENANT_NAME_SQL, (tenant_id,))
-                if not found:
+                found = parameters.tenant_name(task.env, tenant_id)
+                if found is None:
                     raise PARAMETER_SCOPE_INVALID(f"tenant {tenant_id} of a saved parameter no longer exists")
-                names[tenant_id] = str(found[0]["TENANT_NAME"])
+                names[tenant_id] = found
             return names[tenant_id]
 
         # OceanBase commits each ALTER SYSTEM on its own, so statements are issued one by one;

@@ -17,16 +17,13 @@ import psutil
 
 from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.engine.model import EXECUTE_AGENTS_KEY, AgentInfo
+from pyobshell.ob import servers
 from pyobshell.ob.process import observer_pid, process_start_time
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import CommandTimeout, PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.codes import OBSERVER_KILL_TIMEOUT, OBSERVER_NOT_AVAILABLE, OBSERVER_START_FAILED
 from pyobshell.upgrade.tasks.observer_files import copy_tree_over, same_content
 
-NOT_SERVING_SQL = ("SELECT count(*) AS n FROM oceanbase.DBA_OB_SERVERS WHERE STATUS != 'ACTIVE' "
-                   "OR STOP_TIME IS NOT NULL OR START_SERVICE_TIME IS NULL")
-OUT_OF_SYNC_SQL = "SELECT count(*) AS n FROM oceanbase.GV$OB_LOG_STAT WHERE in_sync = 'NO'"
-OWN_BUILD_SQL = "SELECT BUILD_VERSION FROM oceanbase.DBA_OB_SERVERS WHERE SVR_IP = %s AND SVR_PORT = %s"
 _START_TIME_SLACK_S = 0.05  # process start times are counted in clock ticks (10 ms)
 
 
@@ -116,10 +113,8 @@ class ReinstallAndRestartObserverTask(UpgradeTask):
 
     def _probe(self, wanted_build: str) -> PollResult:
         env = self.env
-        not_serving = int(env.query(NOT_SERVING_SQL, None)[0]["n"])
-        out_of_sync = int(env.query(OUT_OF_SYNC_SQL, None)[0]["n"])
-        rows = env.query(OWN_BUILD_SQL, (env.observer_ip, env.rpc_port))
-        build = str(rows[0]["BUILD_VERSION"]) if rows else "no row"
+        not_serving, out_of_sync = servers.not_serving_count(env), servers.out_of_sync_count(env)
+        build = servers.build_by_server(env, env.observer_ip, env.rpc_port) or "no row"
         seen = (f"{not_serving} server(s) not in service, {out_of_sync} log stream replica(s) out of sync, "
                 f"{env.observer_ip} build {build}")
         return PollResult(not_serving == 0 and out_of_sync == 0 and build.startswith(wanted_build), seen)

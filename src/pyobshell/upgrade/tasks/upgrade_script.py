@@ -8,6 +8,7 @@ runs from the hop's package dir (its logs land there), as obshell does, but with
 from __future__ import annotations
 
 from pyobshell.engine import Node, TaskContext, register_task_type
+from pyobshell.ob import parameters, servers
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, SCRIPT_FAILED, VERSION_MISMATCH
@@ -61,16 +62,14 @@ class ExecScriptTask(UpgradeTask):
     def _verify_hop(self, version: str) -> None:
         """After the post script every observer must run the hop's build and the cluster's
         min_observer_version must be the hop's version; anything else fails the node."""
-        builds = self.env.query("SELECT SVR_IP, BUILD_VERSION FROM oceanbase.DBA_OB_SERVERS")
-        running = {row["SVR_IP"]: str(row["BUILD_VERSION"]).split("_")[0] for row in builds}
+        running = servers.builds(self.env)
         behind = [f"{ip} ({found})" for ip, found in running.items() if found != version]
-        minimum = [str(row["VALUE"]) for row in self.env.query(
-            "SELECT DISTINCT VALUE FROM oceanbase.GV$OB_PARAMETERS WHERE NAME = 'min_observer_version'")]
+        minimum = parameters.distinct_values(self.env, "min_observer_version")
         if behind or minimum != [version]:
             raise VERSION_MISMATCH(
                 f"after the post script of {version}: servers not at {version}: {', '.join(behind) or 'none'}; "
                 f"min_observer_version is {', '.join(minimum) or 'unknown'}. Check the observers' logs, then retry")
-        self.log_info(f"verified: {len(builds)} servers run {version} and min_observer_version is {version}")
+        self.log_info(f"verified: {len(running)} servers run {version} and min_observer_version is {version}")
 
     def _script(self) -> str:
         script = self.context.require_param(ctx.SCRIPT_FILE)

@@ -7,16 +7,13 @@ accepted (OceanBase answers START ZONE on an active zone with 4633, "zone status
 
 from __future__ import annotations
 
-import re
-
 from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.errors import ObshellError
+from pyobshell.ob import zones
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import PollResult, UpgradeTask, describe
 from pyobshell.upgrade.tasks.codes import ASYNC_OPERATION_TIMEOUT, CONTEXT_INVALID
 
-ZONE_STATUS_SQL = "SELECT STATUS FROM oceanbase.DBA_OB_ZONES WHERE ZONE = %s"
-_ZONE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}$")
 
 
 class _ZoneStatusTask(UpgradeTask):
@@ -26,9 +23,9 @@ class _ZoneStatusTask(UpgradeTask):
 
     def execute(self) -> None:
         zone = ctx.zone_param(self.context)
-        if not _ZONE_NAME.match(zone):
+        if not zones.is_zone_name(zone):
             raise CONTEXT_INVALID(f"node '{self.task_name}' has no valid {ctx.ZONE} param (got {zone!r})")
-        statement = f"ALTER SYSTEM {self.verb} ZONE '{zone}'"
+        statement = zones.zone_statement(self.verb, zone)
         self.log_info(f"{self.doing} {zone}: {statement}")
         try:
             self.env.execute(statement, None)
@@ -47,10 +44,10 @@ class _ZoneStatusTask(UpgradeTask):
 
     def _status(self, zone: str) -> str:
         try:
-            rows = self.env.query(ZONE_STATUS_SQL, (zone,))
+            status = zones.zone_status(self.env, zone)
         except ObshellError as exc:
             return f"unknown ({exc.message})"
-        return str(rows[0]["STATUS"]).upper() if rows else "missing"
+        return status if status is not None else "missing"
 
     def _probe(self, zone: str) -> PollResult:
         status = self._status(zone)

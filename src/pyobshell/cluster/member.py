@@ -2,7 +2,7 @@
 
 Started by :class:`~pyobshell.agent.tasks.AgentTasks` once the cluster store is open::
 
-    agent = ClusterAgent(local_engine, cluster_store, record, home, settings, on_joined=...)
+    agent = ClusterMember(local_engine, cluster_store, record, home, settings, on_joined=...)
     await agent.start()     # joins in the background, retrying until the database answers
     ...
     await agent.stop()
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pyobshell.cluster.agent_registry import AgentRecord, AgentRegistry
-from pyobshell.cluster.cluster_token import adopt_cluster_token
+from pyobshell.cluster.token import adopt_cluster_token
 from pyobshell.cluster.coordinator import Coordinator
 from pyobshell.cluster.copy_receiver import CopyReceiver
 from pyobshell.cluster.maintainer_election import MaintainerElection
@@ -41,7 +41,7 @@ from pyobshell.engine.store import TaskStore
 log = logging.getLogger(__name__)
 
 
-class ClusterAgent:
+class ClusterMember:
     def __init__(self, local: TaskEngine, cluster: TaskStore, record: AgentRecord, home: Path,
                  settings: ClusterSettings | None = None, on_joined: Callable[[], None] = lambda: None):
         self.local = local

@@ -1,0 +1,129 @@
+"""The OB upgrade as the API offers it: plan, check and start (obshell's ``ob/upgrade_ob.go``).
+
+Each call gathers the facts (the cluster read through ``ob/``, the stored packages and their
+route file, every agent's status), decides (pure planning, the pre-checks) and, to start,
+creates the DAG in the cluster's task store. Blocking work runs in worker threads.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio.to_thread
+
+from pyobshell.engine import TaskService
+from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
+from pyobshell.ob.sql import Sql
+from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.prechecks import run_prechecks
+from pyobshell.upgrade.task_environment import upgrade_python
+from pyobshell.upgrade.upgrade_dag import check_dag, upgrade_dag
+from pyobshell.upgrade.upgrade_plan import (
+    AgentFacts,
+    ClusterFacts,
+    RegisteredAgent,
+    UpgradeInputs,
+    UpgradeRequest,
+    find_route_package,
+    plan_upgrade,
+    read_cluster_facts,
+)
+from pyobshell.wire.agent import AgentStatus, ServerState
+from pyobshell.wire.task import DagDetailDTO
+from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam, UpgradePlan
+
+AgentStatuses = Callable[[], Awaitable[dict[str, AgentStatus]]]
+"""Every agent of the cluster that answers, this one included, keyed ``ip:port``."""
+
+
+@dataclass(frozen=True)
+class LocalObserver:
+    """The observer beside this agent: where the cluster is read, which build it runs."""
+
+    sql: Sql  # root@sys, failing over to the other observers while this one is down
+    host: str
+    sql_port: int
+    agent_port: int
+    arch: str = platform.machine()
+
+
+def cluster_facts_reader(observer: LocalObserver,
+                         registered_agents: Callable[[], Sequence[RegisteredAgent]] = tuple,
+                         ) -> Callable[[], ClusterFacts]:
+    """Reads the facts through the local observer (blocking)."""
+    def read() -> ClusterFacts:
+        return read_cluster_facts(observer.sql, sql_host=observer.host, sql_port=observer.sql_port,
+                                  agent_port=observer.agent_port, arch=observer.arch,
+                                  registered=registered_agents())
+    return read
+
+
+class UpgradeService:
+    def __init__(self, read_facts: Callable[[], ClusterFacts], sql: Sql, packages: Callable[[], PackageStore],
+                 cluster_tasks: Callable[[], TaskService | None], agent_statuses: AgentStatuses,
+                 python: Callable[[], str] = upgrade_python):
+        """``sql``: root@sys for the pre-checks; the other callables give the facts, the package
+        store, the cluster's task service (None while its store is closed) and every agent's status."""
+        self._read_facts_now = read_facts
+        self._sql = sql
+        self._packages = packages
+        self._cluster_tasks = cluster_tasks
+        self._agent_statuses = agent_statuses
+        self._python = python
+
+    async def plan(self, body: ObUpgradeParam) -> UpgradePlan:
+        """What the upgrade would do; nothing runs (pyobshell's ``/ob/upgrade/plan``)."""
+        request = UpgradeRequest.of(body)
+        facts, packages, route_text = await self._read_facts(request)
+        return plan_upgrade(request, facts, packages, route_text)
+
+    async def start(self, body: ObUpgradeParam) -> DagDetailDTO:
+        """Every pre-check (all failures at once, 400), then the upgrade DAG, created under the
+        cluster's global maintenance lock (state READY, operator RUN)."""
+        tasks = self._tasks()
+        inputs = await self._inputs(UpgradeRequest.of(body))
+        plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
+        template, context = upgrade_dag(plan, inputs)
+        return await anyio.to_thread.run_sync(tasks.create_dag, template, context)
+
+    async def check(self, body: UpgradeCheckParam) -> DagDetailDTO:
+        """obshell's upgrade check: every host downloads, verifies and unpacks the packages of
+        every hop, then removes them. Nothing in the cluster changes; no maintenance lock."""
+        tasks = self._tasks()
+        inputs = await self._inputs(UpgradeRequest.of(body))
+        plan = plan_upgrade(inputs.upgrade, inputs.facts, inputs.packages, inputs.route_file_text)
+        template, context = check_dag(plan, inputs)
+        return await anyio.to_thread.run_sync(tasks.create_dag, template, context)
+
+    # -- the facts --------------------------------------------------------------------------
+    def _tasks(self) -> TaskService:
+        tasks = self._cluster_tasks()
+        if tasks is None:
+            raise TASK_ENGINE_UNAVAILABLE("the cluster task store is not open yet (is the observer available?)")
+        return tasks
+
+    async def _read_facts(self, request: UpgradeRequest) -> tuple[ClusterFacts, list, str | None]:
+        """The cluster's version and zones, the stored packages, and the target's route file."""
+        facts = await anyio.to_thread.run_sync(self._read_facts_now)
+        store = self._packages()
+        packages = await anyio.to_thread.run_sync(store.list)
+        route_package = find_route_package(request, facts, packages)
+        route_text = None
+        if route_package is not None:
+            route_text = await anyio.to_thread.run_sync(store.route_file_text, route_package.pkg_id)
+        return facts, packages, route_text
+
+    async def _inputs(self, request: UpgradeRequest) -> UpgradeInputs:
+        facts, packages, route_text = await self._read_facts(request)
+        statuses = await self._agent_statuses()
+        answering = [agent_facts(key, status) for key, status in statuses.items()]
+        expected = {str(agent) for zone in facts.zones for agent in zone.agents}
+        return UpgradeInputs(request, facts, packages, route_text, answering, sorted(expected - set(statuses)))
+
+
+def agent_facts(key: str, status: AgentStatus) -> AgentFacts:
+    """What the pre-checks need of one agent's status."""
+    host = key.rsplit(":", 1)[0]
+    return AgentFacts(key, status.state == ServerState.RUNNING, int(status.obState), f"{host}:{status.sqlPort}")
