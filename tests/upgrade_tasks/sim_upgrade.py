@@ -24,7 +24,7 @@ from pyobshell.upgrade.dag_layout import Stage, ZoneAgents
 from pyobshell.wire.upgrade import UpgradeMode
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.upgrade.task_environment import TaskEnvironment, UpgradeTimings
-from pyobshell.upgrade.tasks.upgrade_context import RouteNode
+from pyobshell.upgrade.route_planner import RouteStep
 
 AGENT_PORT = 2886
 SIM_TIMINGS = UpgradeTimings(poll_first_s=0.05, poll_max_s=0.5, zone_wait_s=60, observer_exit_wait_s=30,
@@ -63,7 +63,7 @@ def package_store(path: Path, rpms: list[Path]) -> PackageStore:
 
 def upgrade_context(agents: SimAgents, version: str, release: str) -> TaskContext:
     build = release.partition(".")[0]
-    route = [RouteNode(version, build, f"{version}-{build}")]
+    route = [RouteStep.from_dict({"Version": version, "Release": build})]
     return upgrade_dag.upgrade_context([env.agent for env in agents.environments], route, UpgradeMode.ROLLING,
                                        version, release)
 

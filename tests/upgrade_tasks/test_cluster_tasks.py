@@ -21,7 +21,8 @@ from pyobshell.upgrade.tasks import (
     script_node,
 )
 from pyobshell.upgrade.tasks.parameters import restore_statements
-from pyobshell.upgrade.tasks.upgrade_context import PackageFile, RouteNode
+from pyobshell.upgrade.route_planner import RouteStep
+from pyobshell.upgrade.tasks.upgrade_context import PackageFile
 
 PARAMETER_ROWS = [
     {"SVR_IP": "10.0.0.1", "SVR_PORT": 2882, "ZONE": "zone1", "SCOPE": "CLUSTER", "TENANT_ID": None,
@@ -159,7 +160,7 @@ def script_context(tmp_path: Path, zone: str = "") -> TaskContext:
     (package.home_path / "etc" / "upgrade_health_checker.py").write_text(FAKE_SCRIPT)
     node = script_node("etc/upgrade_health_checker.py", 0, zone)
     context = node.context or TaskContext()
-    context.set_param("upgradeRoute", [RouteNode("4.2.1.1", "101", "4.2.1.1-101").to_dict()])
+    context.set_param("upgradeRoute", [RouteStep.from_dict({"Version": "4.2.1.1", "Release": "101"}).to_dict()])
     context.set_agent_data("127.0.0.1:2886", "4.2.1.1-101", package.to_dict())
     return context
 

@@ -24,7 +24,7 @@ from pyobshell.upgrade.tasks import (
     RemoveUpgradeCheckDirTask,
     UnpackPackagesTask,
 )
-from pyobshell.upgrade.tasks.upgrade_context import RouteNode
+from pyobshell.upgrade.route_planner import RouteStep
 from pyobshell.upgrade.tasks.unpack_packages import reported_build
 
 VERSION, RELEASE = "4.2.1.1", "101000062023110109.el7"
@@ -46,7 +46,7 @@ def store(tmp_path: Path, rpms: list[Path]) -> PackageStore:
 
 
 def upgrade_params(upgrade_dir: str = "", release: str = BUILD) -> dict:
-    node = RouteNode(VERSION, release, f"{VERSION}-{release}" if release != "null" else VERSION)
+    node = RouteStep.from_dict({"Version": VERSION, "Release": release})
     return {"taskTime": TASK_TIME, "upgradeDir": upgrade_dir, "upgradeRoute": [node.to_dict()],
             "distribution": "el7", "obType": "oceanbase-ce"}
 
@@ -195,7 +195,7 @@ def test_check_refuses_a_package_changed_on_disk(make_env, store: PackageStore, 
 def test_unpack_smoke_test_refuses_an_observer_of_another_version(make_env, store: PackageStore) -> None:
     downloaded = run_task(DownloadPackagesTask(), context=prepared(make_env, store))
     context = downloaded.context
-    node = RouteNode("4.2.1.2", BUILD, f"4.2.1.2-{BUILD}")
+    node = RouteStep.from_dict({"Version": "4.2.1.2", "Release": BUILD})
     context.params["upgradeRoute"] = [node.to_dict()]  # the route wants another version
     for key in (f"{VERSION}-{BUILD}", f"libs-{VERSION}-{BUILD}"):
         context.set_agent_data("127.0.0.1:2886", key.replace(VERSION, "4.2.1.2"),

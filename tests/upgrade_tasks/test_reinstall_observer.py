@@ -15,7 +15,8 @@ from pyobshell.engine import TaskContext
 from pyobshell.errors import ObshellError
 from pyobshell.ob.process import observer_pid
 from pyobshell.upgrade.tasks import ReinstallAndRestartObserverTask, reinstall_node
-from pyobshell.upgrade.tasks.upgrade_context import PackageFile, RouteNode
+from pyobshell.upgrade.route_planner import RouteStep
+from pyobshell.upgrade.tasks.upgrade_context import PackageFile
 
 pytestmark = pytest.mark.multiprocess
 
@@ -57,7 +58,7 @@ def reinstall_context(tmp_path: Path) -> TaskContext:
     (home / "lib" / "libaio.so.1").write_text("lib")
     node = reinstall_node(0, [], "zone1")
     context = node.context or TaskContext()
-    context.set_param("upgradeRoute", [RouteNode("4.2.1.1", "101", "4.2.1.1-101").to_dict()])
+    context.set_param("upgradeRoute", [RouteStep.from_dict({"Version": "4.2.1.1", "Release": "101"}).to_dict()])
     context.set_agent_data("127.0.0.1:2886", "4.2.1.1-101", package.to_dict())
     return context
 

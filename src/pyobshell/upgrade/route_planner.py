@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 from pyobshell.upgrade.route_file import BinaryRequirement, RouteFile
@@ -76,19 +76,51 @@ class StepRole(Enum):
     TARGET = "target"
 
 
+NULL_RELEASE = "null"  # obshell's release of a route node without a build
+
+
 @dataclass(frozen=True)
 class RouteStep:
-    """One element of a route. ``version.build`` is None for a barrier the file names without a
-    build: any non-deprecated build of that version will do; ``deprecated_builds`` lists the
-    builds the file marks deprecated for that version, so a package picker can exclude them."""
+    """One element of a route (one hop, after the start). ``version.build`` is None for a
+    barrier the file names without a build: any non-deprecated build of that version will do;
+    ``deprecated_builds`` lists the builds the file marks deprecated for that version, so a
+    package picker can exclude them. In a DAG's context a step is obshell's route node JSON
+    (:meth:`to_dict`, :meth:`from_dict`)."""
 
     version: Version
-    role: StepRole
+    role: StepRole = StepRole.TARGET
     deprecated_builds: tuple[str, ...] = ()
+
+    @property
+    def number(self) -> str:
+        """The four numbers, e.g. ``4.2.1.1``."""
+        return self.version.number_string
+
+    @property
+    def release(self) -> str:
+        """The build number, or ``null`` for "the newest non-deprecated build"."""
+        return self.version.build or NULL_RELEASE
+
+    @property
+    def has_build(self) -> bool:
+        return self.version.build is not None
 
     @property
     def build_version(self) -> str:
         return str(self.version)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Version": self.number, "Release": self.release, "BuildVersion": self.build_version,
+                "RequireFromBinary": True, "DeprecatedInfo": list(self.deprecated_builds)}
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> "RouteStep":
+        """A route node of a DAG's context; ValueError names what is wrong with it."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("Version"), str) or not raw["Version"]:
+            raise ValueError(f"route node {raw!r} has no Version")
+        release = str(raw.get("Release") or NULL_RELEASE)
+        version = Version.parse(raw["Version"]).with_build(None if release == NULL_RELEASE else release)
+        return cls(version, StepRole.TARGET, tuple(str(item) for item in raw.get("DeprecatedInfo") or []))
 
 
 @dataclass(frozen=True)

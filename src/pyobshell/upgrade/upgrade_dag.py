@@ -35,7 +35,7 @@ from pyobshell.upgrade.tasks import (
 )
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.prechecks import CheckFailure, raise_if_failed
-from pyobshell.upgrade.tasks.upgrade_context import RouteNode
+from pyobshell.upgrade.route_planner import RouteStep
 from pyobshell.upgrade.upgrade_plan import UpgradeInputs
 from pyobshell.wire.upgrade import UpgradeMode, UpgradePlan
 
@@ -85,7 +85,7 @@ def check_template(stages: Sequence[Stage], version: str, release: str) -> Templ
     return builder.build()
 
 
-def upgrade_context(agents: Sequence[AgentInfo], route: Sequence[RouteNode], mode: UpgradeMode, version: str,
+def upgrade_context(agents: Sequence[AgentInfo], route: Sequence[RouteStep], mode: UpgradeMode, version: str,
                     release: str, upgrade_dir: str = "", ob_type: str = ctx.DEFAULT_OB_TYPE) -> TaskContext:
     """DAG params: every agent, the hops (the running version already dropped), the target."""
     build, _, distribution = release.partition(".")
@@ -112,8 +112,9 @@ def check_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskC
     return template, upgrade_context(agents, route_nodes(plan), upgrade.mode, version, release, upgrade.upgrade_dir)
 
 
-def route_nodes(plan: UpgradePlan) -> list[RouteNode]:
-    return [RouteNode(hop.version, hop.release, hop.build_version) for hop in plan.route]
+def route_nodes(plan: UpgradePlan) -> list[RouteStep]:
+    """The plan's hops as the tasks read them from the DAG's context."""
+    return [RouteStep.from_dict({"Version": hop.version, "Release": hop.release}) for hop in plan.route]
 
 
 def upgrade_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskContext]:

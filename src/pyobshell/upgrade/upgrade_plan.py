@@ -52,7 +52,6 @@ TARGET_PACKAGE_NOT_EXIST = ErrorCode("OB.Package.NotExist", _B, "These packages 
 CLUSTER_FACTS_UNAVAILABLE = ErrorCode("OB.Upgrade.ClusterFacts.Unavailable", _X,
                                       "Cannot read the cluster for the upgrade: {}")
 
-NULL_RELEASE = "null"  # obshell's release of a route node without a build
 SHARED_STORAGE = "SHARED_STORAGE"
 
 
@@ -193,7 +192,7 @@ def _planned_hop(index: int, step: RouteStep, facts: ClusterFacts, packages: Seq
         _planned_package(name, step, arch, distribution, packages)
         for name in _package_names(facts.edition) for arch in facts.arches
     ]
-    return PlannedHop(index=index, version=step.version.number_string, release=step.version.build or NULL_RELEASE,
+    return PlannedHop(index=index, version=step.number, release=step.release,
                       build_version=step.build_version, role=step.role.value, packages=planned)
 
 

@@ -18,6 +18,7 @@ from pyobshell.engine import AgentInfo, Task
 from pyobshell.errors import ObshellError
 from pyobshell.upgrade import task_environment
 from pyobshell.upgrade.task_environment import TaskEnvironment
+from pyobshell.upgrade.route_planner import RouteStep
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, DIR_FAILED
 
@@ -72,10 +73,10 @@ class UpgradeTask(Task):
         recorded = self.get_local_data(ctx.LOCAL_TASK_DIR)
         return Path(recorded) if recorded else self.upgrade_dir() / f"rpm-{ctx.task_time(self.context)}"
 
-    def rpm_dir(self, node: ctx.RouteNode) -> Path:
-        return self.task_dir() / self.env.arch / node.version
+    def rpm_dir(self, node: RouteStep) -> Path:
+        return self.task_dir() / self.env.arch / node.number
 
-    def package_file(self, name: str, node: ctx.RouteNode, agent: AgentInfo | None = None) -> ctx.PackageFile:
+    def package_file(self, name: str, node: RouteStep, agent: AgentInfo | None = None) -> ctx.PackageFile:
         """The downloaded package ``name`` of hop ``node`` (this agent's local data by default)."""
         owner = agent or self.executer_agent
         raw = self.context.get_agent_data(owner, ctx.package_key(name, node))

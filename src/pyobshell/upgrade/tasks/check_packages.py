@@ -6,6 +6,7 @@ from __future__ import annotations
 from pyobshell.engine import register_task_type
 from pyobshell.upgrade.package_inspector import inspect_rpm
 from pyobshell.upgrade.package_store import REQUIRED_FILES
+from pyobshell.upgrade.route_planner import RouteStep
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask
 from pyobshell.upgrade.tasks.codes import PACKAGE_MISMATCH
@@ -26,11 +27,11 @@ class CheckPackagesTask(UpgradeTask):
                 checked += 1
         self.log_info(f"all {checked} downloaded packages verified")
 
-    def check(self, file: ctx.PackageFile, node: ctx.RouteNode) -> None:
+    def check(self, file: ctx.PackageFile, node: RouteStep) -> None:
         info = inspect_rpm(file.rpm_path, file.sha256 or None)
         label = f"{file.rpm_path}"
-        if info.name != file.name or info.version != node.version:
-            raise PACKAGE_MISMATCH(f"{label} is {info.name}-{info.version}, expected {file.name}-{node.version}; "
+        if info.name != file.name or info.version != node.number:
+            raise PACKAGE_MISMATCH(f"{label} is {info.name}-{info.version}, expected {file.name}-{node.number}; "
                                    "delete the wrong package from the store, upload the right one, then retry")
         if node.has_build and info.build_number != node.release:
             raise PACKAGE_MISMATCH(f"{label} has build {info.build_number}, the route needs {node.release}")

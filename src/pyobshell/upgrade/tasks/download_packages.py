@@ -14,6 +14,7 @@ from pyobshell.engine import register_task_type
 from pyobshell.upgrade.package_schema import StoredPackage
 from pyobshell.upgrade.package_store import PackageStore
 from pyobshell.upgrade.space import free_bytes, space_needed
+from pyobshell.upgrade.route_planner import RouteStep
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask, remove_tree
 from pyobshell.upgrade.tasks.codes import DISK_SPACE_NOT_ENOUGH, PACKAGE_NOT_FOUND
@@ -21,20 +22,20 @@ from pyobshell.upgrade.tasks.codes import DISK_SPACE_NOT_ENOUGH, PACKAGE_NOT_FOU
 
 @dataclass(frozen=True)
 class PlannedDownload:
-    node: ctx.RouteNode
+    node: RouteStep
     package: StoredPackage
     file: ctx.PackageFile
 
 
-def find_package(store: PackageStore, name: str, node: ctx.RouteNode, arch: str,
+def find_package(store: PackageStore, name: str, node: RouteStep, arch: str,
                  distribution: str | None) -> StoredPackage | None:
     """The exact build for a hop that names one; else the newest build that is not deprecated."""
     if node.has_build:
-        return store.find(name, node.version, node.release, arch, distribution=distribution)
+        return store.find(name, node.number, node.release, arch, distribution=distribution)
     candidates = [p for p in store.list()
-                  if (p.name, p.version, p.architecture) == (name, node.version, arch)
+                  if (p.name, p.version, p.architecture) == (name, node.number, arch)
                   and (distribution is None or p.distribution == distribution)
-                  and p.release not in node.deprecated]
+                  and p.release not in node.deprecated_builds]
     return max(candidates, key=lambda p: (p.build_number, p.pkg_id), default=None)
 
 
@@ -78,7 +79,7 @@ class DownloadPackagesTask(UpgradeTask):
                 package = find_package(store, name, node, arch, distribution)
                 if package is None:
                     build = node.release if node.has_build else "<newest>"
-                    missing.append(f"{name}-{node.version}-{build}.{distribution or '*'}.{arch}.rpm")
+                    missing.append(f"{name}-{node.number}-{build}.{distribution or '*'}.{arch}.rpm")
                     continue
                 file = ctx.PackageFile(name, str(package.build_version), rpm_dir, package.sha256)
                 planned.append(PlannedDownload(node, package, file))

@@ -7,6 +7,7 @@ import re
 
 from pyobshell.engine import register_task_type
 from pyobshell.upgrade.package_inspector import unpack_rpm
+from pyobshell.upgrade.route_planner import RouteStep
 from pyobshell.upgrade.tasks import upgrade_context as ctx
 from pyobshell.upgrade.tasks.base import CommandTimeout, UpgradeTask, remove_tree
 from pyobshell.upgrade.tasks.codes import PACKAGE_SMOKE_TEST_FAILED
@@ -40,7 +41,7 @@ class UnpackPackagesTask(UpgradeTask):
                 if file.name in ctx.OBSERVER_PACKAGES:
                     self.smoke_test(file, node)
 
-    def smoke_test(self, file: ctx.PackageFile, node: ctx.RouteNode) -> None:
+    def smoke_test(self, file: ctx.PackageFile, node: RouteStep) -> None:
         home = file.home_path
         observer = home / "bin" / "observer"
         try:
@@ -51,10 +52,10 @@ class UnpackPackagesTask(UpgradeTask):
             raise PACKAGE_SMOKE_TEST_FAILED(f"cannot run {observer} -V: {exc}") from exc
         version, build = reported_build(result.output)
         expected_build = file.build_version.partition("-")[2] or None
-        if result.returncode != 0 or version != node.version or (expected_build and build != expected_build):
+        if result.returncode != 0 or version != node.number or (expected_build and build != expected_build):
             raise PACKAGE_SMOKE_TEST_FAILED(
                 f"{observer} -V exits with {result.returncode} and reports version {version} build {build}, "
-                f"expected {node.version} build {expected_build}; the package is unusable on this host: "
+                f"expected {node.number} build {expected_build}; the package is unusable on this host: "
                 f"{result.last_lines(3)}")
         self.log_info(f"{observer} -V reports {version} build {build}")
 

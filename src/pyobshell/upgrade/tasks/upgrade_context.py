@@ -2,7 +2,7 @@
 
 Keys keep obshell's spelling (``upgradeRoute``, ``RpmPkgHomepath``...) so contexts stay
 readable by the same tools. The route in the context is the list of hops (the running
-version already dropped); each entry is a ``RouteNode`` with Go field names as JSON keys.
+version already dropped); each entry is a ``RouteStep`` with Go field names as JSON keys.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pyobshell.engine import TaskContext
+from pyobshell.upgrade.route_planner import RouteStep
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID
 
 # DAG params
@@ -36,7 +37,6 @@ LOCAL_UPGRADE_DIR = "upgradeDir"
 LOCAL_TASK_DIR = "upgradeCheckTaskDir"
 
 DEFAULT_OB_TYPE = "oceanbase-ce"
-NULL_RELEASE = "null"
 # obshell's REQUIRE_UPGRADE_PKG_NAMES_MAP, keyed by the obType param.
 PACKAGE_NAMES: dict[str, tuple[str, ...]] = {
     "oceanbase-ce": ("oceanbase-ce", "oceanbase-ce-libs"),
@@ -46,35 +46,6 @@ PACKAGE_NAMES: dict[str, tuple[str, ...]] = {
 OBSERVER_PACKAGES = frozenset({"oceanbase-ce", "oceanbase", "oceanbase-standalone"})
 LIBS_PACKAGE = "oceanbase-ce-libs"
 PACKAGE_HOME_PARTS = ("home", "admin", "oceanbase")
-
-
-@dataclass(frozen=True)
-class RouteNode:
-    """One hop: ``release`` is a build number, or "null" for "newest non-deprecated build"."""
-
-    version: str
-    release: str
-    build_version: str
-    deprecated: tuple[str, ...] = ()
-
-    @property
-    def has_build(self) -> bool:
-        return bool(self.release) and self.release != NULL_RELEASE
-
-    @classmethod
-    def from_dict(cls, raw: Any) -> "RouteNode":
-        if not isinstance(raw, dict) or not isinstance(raw.get("Version"), str) or not raw["Version"]:
-            raise CONTEXT_INVALID(f"route node {raw!r} has no Version")
-        release = str(raw.get("Release") or NULL_RELEASE)
-        build_version = str(raw.get("BuildVersion") or "")
-        if not build_version:
-            build_version = raw["Version"] if release == NULL_RELEASE else f"{raw['Version']}-{release}"
-        deprecated = tuple(str(item) for item in raw.get("DeprecatedInfo") or [])
-        return cls(raw["Version"], release, build_version, deprecated)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"Version": self.version, "Release": self.release, "BuildVersion": self.build_version,
-                "RequireFromBinary": True, "DeprecatedInfo": list(self.deprecated)}
 
 
 @dataclass(frozen=True)
@@ -112,19 +83,22 @@ class PackageFile:
                    str(raw.get("RpmSha256") or ""))
 
 
-def package_key(name: str, node: RouteNode) -> str:
+def package_key(name: str, node: RouteStep) -> str:
     """Local data key of a hop's package: ``<BuildVersion>``, ``libs-<BuildVersion>`` for libs."""
     return f"libs-{node.build_version}" if name == LIBS_PACKAGE else node.build_version
 
 
-def route(context: TaskContext) -> list[RouteNode]:
+def route(context: TaskContext) -> list[RouteStep]:
     raw = context.require_param(UPGRADE_ROUTE)
     if not isinstance(raw, list) or not raw:
         raise CONTEXT_INVALID(f"{UPGRADE_ROUTE} must be a non-empty list of route nodes")
-    return [RouteNode.from_dict(item) for item in raw]
+    try:
+        return [RouteStep.from_dict(item) for item in raw]
+    except ValueError as exc:
+        raise CONTEXT_INVALID(str(exc)) from None
 
 
-def hop(context: TaskContext) -> tuple[int, RouteNode]:
+def hop(context: TaskContext) -> tuple[int, RouteStep]:
     """The hop named by the node's ``upgradeRouteIndex``."""
     nodes = route(context)
     raw = context.require_param(ROUTE_INDEX)

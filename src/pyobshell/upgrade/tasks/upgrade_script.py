@@ -57,7 +57,7 @@ class ExecScriptTask(UpgradeTask):
                                 f"{result.last_lines(1)}. Fix the cause, then retry: the scripts are idempotent")
         self.log_info(f"{script} succeeded: {result.last_lines(1)}")
         if script == POST:
-            self._verify_hop(node.version)
+            self._verify_hop(node.number)
 
     def _verify_hop(self, version: str) -> None:
         """After the post script every observer must run the hop's build and the cluster's
