@@ -34,7 +34,7 @@ import pymysql
 from pyobshell.client import ObshellClient, ObshellClientError
 from pyobshell.ob.process import process_start_time
 from pyobshell.sim.settings import SimSettings
-from pyobshell.upgrade.task_environment import UPGRADE_TIMINGS_ENV as TIMINGS_ENV
+from pyobshell.upgrade.environment import UPGRADE_TIMINGS_ENV as TIMINGS_ENV
 
 PYOBSHELL = [sys.executable, "-m", "pyobshell.cli.main"]
 PASSWORD = "bench-Upgrade1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyobshell.wire.agent import AgentInfo
 from pyobshell.wire.task import ZERO_TIME, DagDetailDTO, NodeDetailDTO, TaskDetailDTO
 from pyobshell.engine.model import AgentInfo
-from pyobshell.upgrade.dag_layout import ZoneAgents, upgrade_stages
+from pyobshell.upgrade.stages import ZoneAgents, upgrade_stages
 from pyobshell.wire.upgrade import UpgradeMode
 
 T0 = "2024-01-01T10:00:00Z"

@@ -6,7 +6,7 @@ import tracemalloc
 import pytest
 
 from pyobshell.sim.rpm_writer import RpmFileEntry
-from pyobshell.upgrade.package_inspector import (
+from pyobshell.upgrade.packages.inspector import (
     EntryType,
     PackageError,
     PackageProblem,

@@ -16,10 +16,10 @@ from pyobshell.engine.store import make_engine
 from pyobshell.errors import ObshellError
 from pyobshell.sim.package_builder import build_packages
 from pyobshell.sim.rpm_writer import RpmFileEntry
-from pyobshell.upgrade import package_store
-from pyobshell.upgrade.package_inspector import inspect_rpm
-from pyobshell.upgrade.package_schema import build_package_tables
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.packages import store as package_store
+from pyobshell.upgrade.packages.inspector import inspect_rpm
+from pyobshell.upgrade.packages.schema import build_package_tables
+from pyobshell.upgrade.packages.store import PackageStore
 from simhelpers import sim_cluster
 
 from . import rpm_factory as factory

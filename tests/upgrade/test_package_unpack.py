@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from pyobshell.sim.rpm_writer import RpmFileEntry
-from pyobshell.upgrade.package_inspector import PackageError, PackageProblem, inspect_rpm, unpack_rpm
+from pyobshell.upgrade.packages.inspector import PackageError, PackageProblem, inspect_rpm, unpack_rpm
 
 from . import rpm_factory as factory
 from .rpm_factory import HOME, ROUTE_YAML

@@ -4,7 +4,7 @@ from textwrap import dedent
 import pytest
 
 from pyobshell.upgrade.route_file import load_route_file, parse_route_file
-from pyobshell.upgrade.route_planner import (
+from pyobshell.upgrade.route import (
     RequiredPackage,
     RouteError,
     RouteProblem,

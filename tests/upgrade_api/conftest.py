@@ -21,10 +21,10 @@ from pyobshell.client import ObshellClient
 from pyobshell.engine.model import AgentInfo
 from pyobshell.engine.store import make_engine
 from pyobshell.security.keypair import AgentKeyPair
-from pyobshell.upgrade.dag_layout import ZoneAgents
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.stages import ZoneAgents
+from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.service import UpgradeService
-from pyobshell.upgrade.upgrade_plan import ClusterFacts
+from pyobshell.upgrade.plan import ClusterFacts
 from pyobshell.versions import BuildVersion
 
 ROOT_PASSWORD = "pkg-root-pw"

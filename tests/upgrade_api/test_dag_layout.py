@@ -6,7 +6,7 @@ import pytest
 
 from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import ObshellError
-from pyobshell.upgrade.dag_layout import StageKind, UpgradeMode, ZoneAgents, dag_name, upgrade_stages
+from pyobshell.upgrade.stages import StageKind, UpgradeMode, ZoneAgents, dag_name, upgrade_stages
 
 from .conftest import zones
 

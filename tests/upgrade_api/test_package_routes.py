@@ -17,7 +17,7 @@ from pyobshell.client import AsyncObshellClient, ObshellApiError, ObshellClient
 from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
 from pyobshell.sim.rpm_writer import RpmFileEntry
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.packages.store import PackageStore
 
 from upgrade.rpm_factory import ROUTE_YAML
 

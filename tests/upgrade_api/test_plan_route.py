@@ -174,7 +174,7 @@ def test_a_null_required_field_is_refused_naming_it(agent, uploaded):
 def test_the_upgrade_and_check_bodies_are_obshells():
     """``UpgradeCheckParam`` is version, release, upgradeDir (the SDK's upgrade_ob_check sends no
     mode); ``ObUpgradeParam`` adds mode and freeze_server; null means the zero value in both."""
-    from pyobshell.upgrade.upgrade_plan import UpgradeRequest
+    from pyobshell.upgrade.plan import UpgradeRequest
     from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam
 
     check = UpgradeCheckParam.model_validate({"version": "4.2.1.1", "release": packages.RELEASE, "upgradeDir": None})

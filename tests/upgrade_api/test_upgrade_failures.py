@@ -20,8 +20,8 @@ from simhelpers import connect, query, sim_cluster, wait_for
 from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.engine.store import make_engine
 from pyobshell.sim.faults import clear_fault, set_fault
-from pyobshell.upgrade.package_store import PACKAGE_STORE_FAILED, PackageStore
-from pyobshell.upgrade.task_environment import UpgradeTimings
+from pyobshell.upgrade.packages.store import PACKAGE_STORE_FAILED, PackageStore
+from pyobshell.upgrade.environment import UpgradeTimings
 
 from .upgrade_runs import (
     SHORT_WAITS,

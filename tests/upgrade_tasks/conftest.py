@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from task_fakes import AGENT, FAST, FakeObserver
 
-from pyobshell.upgrade import task_environment
-from pyobshell.upgrade.task_environment import TaskEnvironment
+from pyobshell.upgrade import environment as task_environment
+from pyobshell.upgrade.environment import TaskEnvironment
 
 
 @pytest.fixture(autouse=True)

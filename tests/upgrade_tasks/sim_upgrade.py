@@ -2,7 +2,7 @@
 
 One task environment per simulated observer (its agent address is the observer's IP), one
 local SQLite task store owned by the first zone's agent, and a DAG laid out by
-:mod:`pyobshell.upgrade.dag_layout` whose every node runs here: parallel nodes fan out to
+:mod:`pyobshell.upgrade.stages` whose every node runs here: parallel nodes fan out to
 the simulated agents' environments, serial nodes run as the owner.
 """
 
@@ -19,12 +19,12 @@ from pyobshell.engine import AgentInfo, Node, StoreKind, TaskContext, TaskEngine
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.engine.template import Template
 from pyobshell.ob.target import load_observer_target
-from pyobshell.upgrade import task_environment, upgrade_dag
-from pyobshell.upgrade.dag_layout import Stage, ZoneAgents
+from pyobshell.upgrade import dag as upgrade_dag, environment as task_environment
+from pyobshell.upgrade.stages import Stage, ZoneAgents
 from pyobshell.wire.upgrade import UpgradeMode
-from pyobshell.upgrade.package_store import PackageStore
-from pyobshell.upgrade.task_environment import TaskEnvironment, UpgradeTimings
-from pyobshell.upgrade.route_planner import RouteStep
+from pyobshell.upgrade.packages.store import PackageStore
+from pyobshell.upgrade.environment import TaskEnvironment, UpgradeTimings
+from pyobshell.upgrade.route import RouteStep
 
 AGENT_PORT = 2886
 SIM_TIMINGS = UpgradeTimings(poll_first_s=0.05, poll_max_s=0.5, zone_wait_s=60, observer_exit_wait_s=30,

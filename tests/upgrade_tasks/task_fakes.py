@@ -9,7 +9,7 @@ from typing import Any
 
 from pyobshell.engine import AgentInfo, Operator, Task, TaskContext
 from pyobshell.errors import MYSQL_ERROR, ObshellError
-from pyobshell.upgrade.task_environment import UpgradeTimings
+from pyobshell.upgrade.environment import UpgradeTimings
 
 AGENT = AgentInfo("127.0.0.1", 2886)
 FAST = UpgradeTimings(poll_first_s=0.005, poll_max_s=0.02, zone_wait_s=0.5, observer_exit_wait_s=5,

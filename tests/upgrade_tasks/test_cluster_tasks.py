@@ -21,8 +21,8 @@ from pyobshell.upgrade.tasks import (
     script_node,
 )
 from pyobshell.upgrade.tasks.parameters import restore_statements
-from pyobshell.upgrade.route_planner import RouteStep
-from pyobshell.upgrade.tasks.upgrade_context import PackageFile
+from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.tasks.context import PackageFile
 
 PARAMETER_ROWS = [
     {"SVR_IP": "10.0.0.1", "SVR_PORT": 2882, "ZONE": "zone1", "SCOPE": "CLUSTER", "TENANT_ID": None,

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from pyobshell.upgrade.space import space_needed
+from pyobshell.upgrade.packages.space import space_needed
 from sqlalchemy import create_engine
 from task_fakes import run_task
 
 from pyobshell.engine import Operator, TaskContext
 from pyobshell.errors import ObshellError
 from pyobshell.sim.package_builder import build_packages
-from pyobshell.upgrade.package_store import PackageStore
-from pyobshell.upgrade.task_environment import UpgradeTimings
+from pyobshell.upgrade.packages.store import PackageStore
+from pyobshell.upgrade.environment import UpgradeTimings
 from pyobshell.upgrade.tasks import (
     CheckPackagesTask,
     CheckPythonEnvTask,
@@ -24,7 +24,7 @@ from pyobshell.upgrade.tasks import (
     RemoveUpgradeCheckDirTask,
     UnpackPackagesTask,
 )
-from pyobshell.upgrade.route_planner import RouteStep
+from pyobshell.upgrade.route import RouteStep
 from pyobshell.upgrade.tasks.unpack_packages import reported_build
 
 VERSION, RELEASE = "4.2.1.1", "101000062023110109.el7"

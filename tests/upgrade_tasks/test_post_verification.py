@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from pyobshell.errors import ObshellError
-from pyobshell.upgrade.tasks.upgrade_script import ExecScriptTask
+from pyobshell.upgrade.tasks.scripts import ExecScriptTask
 
 
 def task_with(builds: list[str], minimum: list[str]) -> ExecScriptTask:

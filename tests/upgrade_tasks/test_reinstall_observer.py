@@ -15,8 +15,8 @@ from pyobshell.engine import TaskContext
 from pyobshell.errors import ObshellError
 from pyobshell.ob.process import observer_pid
 from pyobshell.upgrade.tasks import ReinstallAndRestartObserverTask, reinstall_node
-from pyobshell.upgrade.route_planner import RouteStep
-from pyobshell.upgrade.tasks.upgrade_context import PackageFile
+from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.tasks.context import PackageFile
 
 pytestmark = pytest.mark.multiprocess
 

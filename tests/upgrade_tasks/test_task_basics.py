@@ -10,7 +10,7 @@ from task_fakes import AGENT, run_task, sql_error
 
 from pyobshell.engine import AgentInfo
 from pyobshell.errors import ObshellError
-from pyobshell.upgrade import task_environment
+from pyobshell.upgrade import environment as task_environment
 from pyobshell.upgrade.tasks.base import CommandTimeout, PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.observer_files import copy_tree_over, same_content
 

@@ -21,7 +21,7 @@ from sim_upgrade import (
 from simhelpers import connect, query, run_cli, sim_cluster
 
 from pyobshell.engine import Node, Task, register_task_type
-from pyobshell.upgrade.dag_layout import StageKind, upgrade_stages
+from pyobshell.upgrade.stages import StageKind, upgrade_stages
 from pyobshell.wire.upgrade import UpgradeMode
 
 pytestmark = pytest.mark.multiprocess

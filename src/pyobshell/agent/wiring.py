@@ -28,11 +28,11 @@ from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.session_store import SessionStore
 from pyobshell.security.settings import SecuritySettings, SecuritySettingsError
-from pyobshell.upgrade import task_environment, tasks as _upgrade_task_types  # noqa: F401 - registers them
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade import environment as task_environment, tasks as _upgrade_task_types  # noqa: F401 - registers them
+from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.service import LocalObserver, UpgradeService, cluster_facts_reader
-from pyobshell.upgrade.task_environment import TaskEnvironment
-from pyobshell.upgrade.upgrade_plan import RegisteredAgent
+from pyobshell.upgrade.environment import TaskEnvironment
+from pyobshell.upgrade.plan import RegisteredAgent
 from pyobshell.wire.agent import AgentIdentity
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.session_store import SESSIONS_UNAVAILABLE, SessionStore
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.service import UpgradeService
 
 MAX_BYTES_ENV = "PYOBSHELL_PACKAGE_MAX_BYTES"

@@ -30,7 +30,7 @@ from pyobshell.ob.sql import Sql
 from pyobshell.ob.state import ObState
 from pyobshell.ob.target import ObserverTarget
 from pyobshell.security.agent_security import AgentSecurity
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.service import UpgradeService
 from pyobshell.wire.agent import AgentIdentity, AgentInfo, AgentInfoWithIdentity, AgentStatus, ServerState
 from pyobshell.wire.ob import ObInfo

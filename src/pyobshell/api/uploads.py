@@ -39,8 +39,8 @@ from pyobshell.security.auth_error import AuthError, AuthFailure
 from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.crypto_errors import DecryptionError
 from pyobshell.security.file_digest import FILE_SHA256_HEADER, file_sha256_matches
-from pyobshell.upgrade.package_schema import StoredPackage
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.packages.schema import StoredPackage
+from pyobshell.upgrade.packages.store import PackageStore
 
 _B = ErrorKind.BAD_REQUEST
 FILE_MISSING = ErrorCode("Request.File.Missing", _B, "File '{}' in the request is missing: {}")

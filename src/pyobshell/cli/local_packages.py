@@ -1,7 +1,7 @@
 """The OceanBase RPMs in a local directory: which one is the target, which ones the route
 needs, and which of those the cluster does not have yet.
 
-Each file is read and verified by :func:`pyobshell.upgrade.package_inspector.inspect_rpm`
+Each file is read and verified by :func:`pyobshell.upgrade.packages.inspector.inspect_rpm`
 (headers, digests, payload), so a broken file is reported here, not after an upload.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pyobshell.wire.package import PackageInfo
 from pyobshell.cli.output import CommandFailed
-from pyobshell.upgrade.package_inspector import PackageError, inspect_rpm
-from pyobshell.upgrade.route_planner import UPGRADE_PACKAGE_NAMES
+from pyobshell.upgrade.packages.inspector import PackageError, inspect_rpm
+from pyobshell.upgrade.route import UPGRADE_PACKAGE_NAMES
 from pyobshell.versions import Release, Version
 
 OB_PACKAGE_NAMES = tuple(name for names in UPGRADE_PACKAGE_NAMES.values() for name in names)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from pyobshell.engine import remote_copies
-from pyobshell.engine.engine import TaskEngine
+from pyobshell.engine.runner import TaskEngine
 from pyobshell.engine.remote_copies import RemoteTask
 
 log = logging.getLogger(__name__)

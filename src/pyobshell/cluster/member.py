@@ -32,7 +32,7 @@ from pyobshell.cluster.settings import ClusterSettings
 from pyobshell.cluster.tables import ensure_tables
 from pyobshell.cluster.task_sync import WAKE_RPC, TaskSync
 from pyobshell.engine.advance import DagAdvancer
-from pyobshell.engine.engine import TaskEngine
+from pyobshell.engine.runner import TaskEngine
 from pyobshell.engine.logs import CLUSTER_SCHEDULER_TRACE
 from pyobshell.engine.model import AgentInfo
 from pyobshell.engine.scheduler import Scheduler

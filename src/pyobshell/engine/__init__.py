@@ -6,7 +6,7 @@ Main entry points: :class:`TaskEngine` (store + scheduler + executor), :class:`T
 """
 
 from pyobshell.engine.context import TaskContext
-from pyobshell.engine.engine import TaskEngine
+from pyobshell.engine.runner import TaskEngine
 from pyobshell.engine.generic_id import GenericId, decode_generic_id, encode_cluster_id, encode_local_id
 from pyobshell.engine.model import AgentInfo, DagType, Maintainer, MaintenanceType, NodeType, Operator, State
 from pyobshell.engine.schema import StoreKind

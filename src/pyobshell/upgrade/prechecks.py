@@ -19,8 +19,8 @@ from pyobshell.errors import ErrorCode, ErrorKind
 from pyobshell.ob import health, parameters, zones
 from pyobshell.ob.sql import Sql
 from pyobshell.errors import ObshellError
-from pyobshell.upgrade.space import space_needed
-from pyobshell.upgrade.upgrade_plan import AgentFacts, UpgradeInputs, plan_upgrade
+from pyobshell.upgrade.packages.space import space_needed
+from pyobshell.upgrade.plan import AgentFacts, UpgradeInputs, plan_upgrade
 from pyobshell.wire.upgrade import UpgradeMode, UpgradePlan, upgrade_dir_problem
 
 PRECHECK_FAILED = ErrorCode("OB.Upgrade.PreCheckFailed", ErrorKind.BAD_REQUEST, "Upgrade pre-check failed: {}")

@@ -16,11 +16,11 @@ import anyio.to_thread
 from pyobshell.engine import TaskService
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
 from pyobshell.ob.sql import Sql
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.prechecks import run_prechecks
-from pyobshell.upgrade.task_environment import upgrade_python
-from pyobshell.upgrade.upgrade_dag import check_dag, upgrade_dag
-from pyobshell.upgrade.upgrade_plan import (
+from pyobshell.upgrade.environment import upgrade_python
+from pyobshell.upgrade.dag import check_dag, upgrade_dag
+from pyobshell.upgrade.plan import (
     AgentFacts,
     ClusterFacts,
     RegisteredAgent,

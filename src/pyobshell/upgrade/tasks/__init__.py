@@ -1,7 +1,7 @@
 """The task types of the OB upgrade DAG (obshell-upgrade reference §6), registered in the
 engine's default registry when this package is imported.
 
-Each task finds its agent's facts through :mod:`pyobshell.upgrade.task_environment`; the
+Each task finds its agent's facts through :mod:`pyobshell.upgrade.environment`; the
 context keys they read and write are in :mod:`.upgrade_context`. The ``*_node`` helpers
 build nodes with the params a task needs.
 """
@@ -13,8 +13,8 @@ from pyobshell.upgrade.tasks.parameters import BackupParametersTask, RestorePara
 from pyobshell.upgrade.tasks.python_env import CheckPythonEnvTask
 from pyobshell.upgrade.tasks.reinstall_observer import ReinstallAndRestartObserverTask, reinstall_node
 from pyobshell.upgrade.tasks.unpack_packages import UnpackPackagesTask
-from pyobshell.upgrade.tasks.upgrade_dir import CreateUpgradeDirTask, RemoveUpgradeCheckDirTask
-from pyobshell.upgrade.tasks.upgrade_script import (
+from pyobshell.upgrade.tasks.work_dir import CreateUpgradeDirTask, RemoveUpgradeCheckDirTask
+from pyobshell.upgrade.tasks.scripts import (
     CHECKER,
     HEALTH_CHECKER,
     POST,

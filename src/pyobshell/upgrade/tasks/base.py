@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from pyobshell.engine import AgentInfo, Task
 from pyobshell.errors import ObshellError
-from pyobshell.upgrade import task_environment
-from pyobshell.upgrade.task_environment import TaskEnvironment
-from pyobshell.upgrade.route_planner import RouteStep
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade import environment as task_environment
+from pyobshell.upgrade.environment import TaskEnvironment
+from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, DIR_FAILED
 
 T = TypeVar("T")

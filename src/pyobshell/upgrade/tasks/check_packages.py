@@ -4,10 +4,10 @@ version, required files) before anything is unpacked from it."""
 from __future__ import annotations
 
 from pyobshell.engine import register_task_type
-from pyobshell.upgrade.package_inspector import inspect_rpm
-from pyobshell.upgrade.package_store import REQUIRED_FILES
-from pyobshell.upgrade.route_planner import RouteStep
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.packages.inspector import inspect_rpm
+from pyobshell.upgrade.packages.store import REQUIRED_FILES
+from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask
 from pyobshell.upgrade.tasks.codes import PACKAGE_MISMATCH
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyobshell.engine import register_task_type
-from pyobshell.upgrade.package_schema import StoredPackage
-from pyobshell.upgrade.package_store import PackageStore
-from pyobshell.upgrade.space import free_bytes, space_needed
-from pyobshell.upgrade.route_planner import RouteStep
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.packages.schema import StoredPackage
+from pyobshell.upgrade.packages.store import PackageStore
+from pyobshell.upgrade.packages.space import free_bytes, space_needed
+from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask, remove_tree
 from pyobshell.upgrade.tasks.codes import DISK_SPACE_NOT_ENOUGH, PACKAGE_NOT_FOUND
 

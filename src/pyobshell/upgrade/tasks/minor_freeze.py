@@ -8,7 +8,7 @@ from typing import Any
 from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.ob.freeze import lowest_checkpoint, minor_freeze, minor_freeze_statement
 from pyobshell.ob.servers import active_servers
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, MINOR_FREEZE_TIMEOUT
 

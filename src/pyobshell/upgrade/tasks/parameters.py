@@ -7,7 +7,7 @@ from typing import Any
 
 from pyobshell.engine import register_task_type
 from pyobshell.ob import parameters
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask
 from pyobshell.upgrade.tasks.codes import PARAMETER_SCOPE_INVALID
 

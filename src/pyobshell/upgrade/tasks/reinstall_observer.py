@@ -19,7 +19,7 @@ from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.engine.model import EXECUTE_AGENTS_KEY, AgentInfo
 from pyobshell.ob import servers
 from pyobshell.ob.process import observer_pid, process_start_time
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import CommandTimeout, PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.codes import OBSERVER_KILL_TIMEOUT, OBSERVER_NOT_AVAILABLE, OBSERVER_START_FAILED
 from pyobshell.upgrade.tasks.observer_files import copy_tree_over, same_content

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from pyobshell.engine import register_task_type
-from pyobshell.upgrade.package_inspector import unpack_rpm
-from pyobshell.upgrade.route_planner import RouteStep
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.packages.inspector import unpack_rpm
+from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import CommandTimeout, UpgradeTask, remove_tree
 from pyobshell.upgrade.tasks.codes import PACKAGE_SMOKE_TEST_FAILED
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.errors import ObshellError
 from pyobshell.ob import zones
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import PollResult, UpgradeTask, describe
 from pyobshell.upgrade.tasks.codes import ASYNC_OPERATION_TIMEOUT, CONTEXT_INVALID
 

@@ -28,7 +28,7 @@ from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import ErrorCode, ErrorKind
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions
 from pyobshell.ob.target import ObserverTarget
-from pyobshell.upgrade.package_store import PackageStore
+from pyobshell.upgrade.packages.store import PackageStore
 
 Row = dict[str, Any]
 QueryFn = Callable[[str, Sequence[Any] | None], list[Row]]
@@ -39,7 +39,7 @@ UPGRADE_TIMINGS_ENV = "PYOBSHELL_UPGRADE_TIMINGS"
 TASK_ENVIRONMENT_MISSING = ErrorCode(
     "Upgrade.TaskEnvironment.Missing", ErrorKind.UNEXPECTED,
     "No upgrade task environment is installed for agent {}: the agent must call "
-    "pyobshell.upgrade.task_environment.install() before it runs upgrade tasks",
+    "pyobshell.upgrade.environment.install() before it runs upgrade tasks",
 )
 
 

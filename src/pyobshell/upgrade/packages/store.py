@@ -37,20 +37,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from pyobshell.engine.rows import utcnow  # naive UTC, as the task store keeps times
 from pyobshell.errors import COMMON_ILLEGAL_ARGUMENT, ErrorCode, ErrorKind
 from pyobshell.sql_retry import run_restarting
-from pyobshell.upgrade.package_inspector import (
+from pyobshell.upgrade.packages.inspector import (
     ALL_PACKAGE_NAMES,
     PackageError,
     InspectedRpm,
     PackageProblem,
     inspect_rpm,
 )
-from pyobshell.upgrade.package_schema import (
+from pyobshell.upgrade.packages.schema import (
     MAX_CHUNK_BYTES,
     StoredPackage,
     build_package_tables,
     migrate_package_tables,
 )
-from pyobshell.upgrade.route_planner import MIN_SUPPORTED_TARGET, VERSION_NOT_SUPPORTED
+from pyobshell.upgrade.route import MIN_SUPPORTED_TARGET, VERSION_NOT_SUPPORTED
 
 CHUNK_SIZE = 8 * 1024 * 1024 - 1  # obshell's chunk size
 _READ_SIZE = 1 << 20  # for re-reading a downloaded file

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from pyobshell.upgrade.package_schema import StoredPackage
+from pyobshell.upgrade.packages.schema import StoredPackage
 
 DISK_MARGIN = 1.1
 

@@ -1,4 +1,4 @@
-"""The OB upgrade DAG: the stages of :mod:`dag_layout` turned into an engine template, and the
+"""The OB upgrade DAG: the stages of :mod:`stages` turned into an engine template, and the
 DAG context the tasks read (obshell-upgrade reference §6.2, §6.3)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pyobshell.engine import AgentInfo, Node, TaskContext
 from pyobshell.engine.model import EXECUTE_AGENTS_KEY, Maintainer
 from pyobshell.engine.template import Template, TemplateBuilder
-from pyobshell.upgrade.dag_layout import (
+from pyobshell.upgrade.stages import (
     FreezeScope,
     Stage,
     StageKind,
@@ -33,10 +33,10 @@ from pyobshell.upgrade.tasks import (
     start_zone_node,
     stop_zone_node,
 )
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.prechecks import CheckFailure, raise_if_failed
-from pyobshell.upgrade.route_planner import RouteStep
-from pyobshell.upgrade.upgrade_plan import UpgradeInputs
+from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.plan import UpgradeInputs
 from pyobshell.wire.upgrade import UpgradeMode, UpgradePlan
 
 _PER_HOST = {

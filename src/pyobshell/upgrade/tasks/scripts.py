@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pyobshell.engine import Node, TaskContext, register_task_type
 from pyobshell.ob import parameters, servers
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, SCRIPT_FAILED, VERSION_MISMATCH
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pyobshell.engine import TaskContext
-from pyobshell.upgrade.route_planner import RouteStep
+from pyobshell.upgrade.route import RouteStep
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID
 
 # DAG params

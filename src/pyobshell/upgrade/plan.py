@@ -21,10 +21,10 @@ from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 from pyobshell.ob import parameters, servers, zones
 from pyobshell.ob.sql import Sql
-from pyobshell.upgrade.dag_layout import Stage, ZoneAgents, dag_name, upgrade_stages
-from pyobshell.upgrade.package_schema import StoredPackage
+from pyobshell.upgrade.stages import Stage, ZoneAgents, dag_name, upgrade_stages
+from pyobshell.upgrade.packages.schema import StoredPackage
 from pyobshell.upgrade.route_file import RouteFile, parse_route_file
-from pyobshell.upgrade.route_planner import (
+from pyobshell.upgrade.route import (
     MIN_SUPPORTED_TARGET,
     UPGRADE_PACKAGE_NAMES,
     RouteStep,

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from pyobshell.engine import register_task_type
-from pyobshell.upgrade.tasks import upgrade_context as ctx
+from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.tasks.base import UpgradeTask, remove_tree
 from pyobshell.upgrade.tasks.codes import DIR_FAILED, DIR_NOT_EMPTY
 

@@ -1,0 +1,1 @@
+"""Upgrade packages: reading an RPM, the cluster's package store, the space they need."""
