@@ -19,18 +19,10 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from pyobshell.wire.agent import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
 from pyobshell.client import wire
-from pyobshell.client.credentials import Credentials
-from pyobshell.wire.package import PackageInfo
+from pyobshell.client.base import DEFAULT_TIMEOUT_S, PACKAGES_PATH, UPLOAD_TIMEOUT, BaseClient
 from pyobshell.client.errors import INVALID_RESPONSE, ObshellApiError, ObshellConnectionError
-from pyobshell.wire.task import DagDetailDTO
-from pyobshell.security.request_builder import ClientStyle, RequestBuilder
-
-DEFAULT_TIMEOUT_S = 30.0
-UPLOAD_TIMEOUT = httpx.Timeout(30.0, read=600.0, write=600.0)
-PACKAGE_UPLOAD_PATH = "/api/v1/package"
-PACKAGES_PATH = "/api/v1/upgrade/package"
+from pyobshell.security.request_builder import RequestBuilder
 
 
 Progress = Callable[[int], None]
@@ -58,29 +50,18 @@ class _ReportingReader:
         return self._file.fileno()
 
 
-class ObshellClient:
-    def __init__(
-        self,
-        agent: str,
-        *,
-        password: str | None = None,
-        agent_password: str | None = None,
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        style: ClientStyle = ClientStyle.SDK_V2,
-        http_client: httpx.Client | None = None,
-    ):
-        """``agent`` is ``ip:port`` or a base URL; give one of the three credentials.
+class ObshellClient(BaseClient):
+    def __init__(self, agent: str, *, timeout: float = DEFAULT_TIMEOUT_S, http_client: httpx.Client | None = None,
+                 **credentials: Any):
+        """``agent`` is ``ip:port`` or a base URL; ``credentials`` are ``password``,
+        ``agent_password`` or ``token`` (one of them) and ``style`` (see :class:`BaseClient`).
 
         ``http_client`` replaces the client's own ``httpx.Client`` (for example a FastAPI
         ``TestClient``); it is then not closed by :meth:`close`.
         """
-        self.base_url = wire.base_url(agent)
-        self._credentials = Credentials.choose(password, agent_password, token)
-        self._style = style
+        super().__init__(agent, **credentials)
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
-        self._builder: RequestBuilder | None = None
 
     def __enter__(self) -> "ObshellClient":
         return self
@@ -92,46 +73,39 @@ class ObshellClient:
         if self._owns_http:
             self._http.close()
 
-    # -- routes the agent serves ------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None, query: wire.Query = None, *, auth: bool = True,
+                model: Any = None, contents: bool = False) -> Any:
+        """Call any route; returns the envelope's ``data`` (validated as ``model`` if given).
 
-    def status(self) -> AgentStatus:
-        return wire.typed(self.request("GET", "/api/v1/status", auth=False), AgentStatus)
+        ``body`` (dict, list, pydantic model or JSON bytes) is AES-encrypted; ``auth=False``
+        sends a plain request (public routes); ``contents`` unwraps obshell's ``{"contents": [...]}``.
+        """
+        data = wire.envelope_data(self.raw_request(method, path, body, query, auth=auth))
+        return self._answer(data, model, contents)
 
-    def info(self) -> AgentDetail:
-        return wire.typed(self.request("GET", "/api/v1/info", auth=False), AgentDetail)
+    def raw_request(self, method: str, path: str, body: Any = None, query: wire.Query = None, *, auth: bool = True,
+                    ) -> httpx.Response:
+        """Like :meth:`request` but returns the HTTP response as is (no envelope parsing)."""
+        url, headers, content = self._prepare(self.builder() if auth else None, method, path, body, query)
+        return self._send(self._http.build_request(method, url, content=content, headers=headers))
 
-    def secret(self) -> AgentSecret:
-        return wire.typed(self.request("GET", "/api/v1/secret", auth=False), AgentSecret)
-
-    def time(self) -> str:
-        """The agent's clock, RFC 3339 with nanoseconds."""
-        return wire.typed(self.request("GET", "/api/v1/time", auth=False), str)
-
-    def agents_status(self) -> dict[str, AgentStatus]:
-        """Every agent of the cluster, keyed ``ip:port`` (authenticated)."""
-        return wire.typed(self.request("GET", "/api/v1/agents/status"), dict[str, AgentStatus])
-
-    def agent_identity(self) -> AgentInfoWithIdentity:
-        """``/rpc/v1/agent/info``: needs an agent token or the agent password."""
-        return wire.typed(self.request("GET", "/rpc/v1/agent/info"), AgentInfoWithIdentity)
-
-    # -- upgrade packages --------------------------------------------------------------------
-
-    def upload_package(self, path: Path, progress: "Progress | None" = None) -> PackageInfo:
-        """Store an RPM in the cluster's package store (``POST /api/v1/package``);
-        ``progress`` is called with the number of bytes of the file sent since its last call."""
-        return wire.typed(self.upload(PACKAGE_UPLOAD_PATH, path, progress=progress), PackageInfo)
-
-    def list_packages(self) -> list[PackageInfo]:
-        return wire.typed(wire.contents(self.request("GET", PACKAGES_PATH + "/info")), list[PackageInfo])
-
-    def delete_package(self, pkg_id: int) -> None:
-        self.request("DELETE", f"{PACKAGES_PATH}/{pkg_id}")
+    def upload(self, path: str, file: Path, *, field: str = "file", data: dict[str, str] | None = None,
+               query: wire.Query = None, progress: "Progress | None" = None, model: Any = None) -> Any:
+        """Authenticated multipart upload of ``file`` (streamed) with its ``X-OCS-File-SHA256``."""
+        file = Path(file)
+        url = wire.target_url(self.base_url, path, query)
+        headers = wire.upload_headers(self.builder(), self._credentials, url, wire.file_sha256(file))
+        with open(file, "rb") as raw:
+            stream = raw if progress is None else _ReportingReader(raw, progress)
+            request = self._http.build_request(
+                "POST", url, headers=headers, data=data, files={field: (file.name, stream, "application/octet-stream")},
+                timeout=UPLOAD_TIMEOUT,
+            )  # fmt: skip
+            return wire.typed(wire.envelope_data(self._send(request)), model)
 
     def download_package(self, pkg_id: int, dest: Path) -> Path:
         """Write package ``pkg_id`` to ``dest`` (streamed, size and SHA-256 verified)."""
-        url = wire.target_url(self.base_url, f"{PACKAGES_PATH}/{pkg_id}/download", None)
-        headers, _ = wire.encrypted_request(self.builder(), self._credentials, "GET", url, None)
+        url, headers, _ = self._prepare(self.builder(), "GET", f"{PACKAGES_PATH}/{pkg_id}/download", None, None)
         response = self._send(self._http.build_request("GET", url, headers=headers, timeout=UPLOAD_TIMEOUT), stream=True)
         try:
             if not wire.is_file_reply(response):
@@ -150,66 +124,6 @@ class ObshellClient:
             raise ObshellConnectionError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
         finally:
             response.close()
-
-    # -- the cluster and its tasks ------------------------------------------------------------
-
-    def ob_info(self) -> dict[str, Any]:
-        """``GET /api/v1/ob/info``: agents, zones, servers with their builds, the maintainer."""
-        return self.request("GET", "/api/v1/ob/info")
-
-    def dag(self, gid: str, show_details: bool = True) -> DagDetailDTO:
-        return self.request("GET", f"/api/v1/task/dag/{gid}", query={"show_details": str(show_details).lower()},
-                            model=DagDetailDTO)
-
-    def operate_dag(self, gid: str, operator: str) -> None:
-        """RETRY, ROLLBACK, CANCEL or PASS a DAG."""
-        self.request("POST", f"/api/v1/task/dag/{gid}", {"operator": operator})
-
-    def pass_node(self, gid: str) -> None:
-        self.request("POST", f"/api/v1/task/node/{gid}", {"operator": "PASS"})
-
-    # -- generic -----------------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        query: wire.Query = None,
-        *,
-        auth: bool = True,
-        model: Any = None,
-    ) -> Any:
-        """Call any route; returns the envelope's ``data`` (validated as ``model`` if given).
-
-        ``body`` (dict, list, pydantic model or JSON bytes) is AES-encrypted; ``auth=False``
-        sends a plain request (public routes).
-        """
-        return wire.typed(wire.envelope_data(self.raw_request(method, path, body, query, auth=auth)), model)
-
-    def raw_request(self, method: str, path: str, body: Any = None, query: wire.Query = None, *, auth: bool = True) -> httpx.Response:
-        """Like :meth:`request` but returns the HTTP response as is (no envelope parsing)."""
-        url = wire.target_url(self.base_url, path, query)
-        if auth:
-            headers, content = wire.encrypted_request(self.builder(), self._credentials, method, url, body)
-        else:
-            headers = {"Content-Type": wire.JSON_CONTENT_TYPE} if body is not None else {}
-            content = None if body is None else wire.json_bytes(body)
-        return self._send(self._http.build_request(method, url, content=content, headers=headers))
-
-    def upload(self, path: str, file: Path, *, field: str = "file", data: dict[str, str] | None = None,
-               query: wire.Query = None, progress: "Progress | None" = None) -> Any:
-        """Authenticated multipart upload of ``file`` (streamed) with its ``X-OCS-File-SHA256``."""
-        file = Path(file)
-        url = wire.target_url(self.base_url, path, query)
-        headers = wire.upload_headers(self.builder(), self._credentials, url, wire.file_sha256(file))
-        with open(file, "rb") as raw:
-            stream = raw if progress is None else _ReportingReader(raw, progress)
-            request = self._http.build_request(
-                "POST", url, headers=headers, data=data, files={field: (file.name, stream, "application/octet-stream")},
-                timeout=UPLOAD_TIMEOUT,
-            )  # fmt: skip
-            return wire.envelope_data(self._send(request))
 
     def builder(self) -> RequestBuilder:
         """The request builder for this agent (fetches its public key on first use)."""
