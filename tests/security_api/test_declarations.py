@@ -13,7 +13,7 @@ from pyobshell.api.auth import AGENT, PASSWORD, PUBLIC, AuthPolicy, accepts, eff
 from pyobshell.api.routing import obshell_router
 from pyobshell.api.state import AgentState
 from pyobshell.security.credentials import AuthKind
-from pyobshell.security import auth_error as E
+from pyobshell.security.auth_error import AuthFailure
 from tests.security_api.conftest import assert_refused
 
 
@@ -44,15 +44,15 @@ def test_route_declaration_wins_over_the_router_declaration() -> None:
     app.include_router(router)
     with TestClient(app) as client:
         assert client.get("/api/v1/decl/public").status_code == 200
-        assert_refused(client.get("/api/v1/decl/default"), E.HEADER_NOT_FOUND)
+        assert_refused(client.get("/api/v1/decl/default"), AuthFailure.MISSING_HEADER.value)
 
 
 def test_without_agent_security_every_non_public_route_is_refused(tmp_path: Path) -> None:
     app = create_app(AgentState(ip="127.0.0.1", port=1, home=tmp_path, public_key=lambda: "k"))
     with TestClient(app) as client:
         assert client.get("/api/v1/secret").status_code == 200
-        assert_refused(client.get("/api/v1/agents/status"), E.HEADER_NOT_FOUND)
-        assert_refused(client.get("/rpc/v1/agent/info"), E.HEADER_NOT_FOUND)
+        assert_refused(client.get("/api/v1/agents/status"), AuthFailure.MISSING_HEADER.value)
+        assert_refused(client.get("/rpc/v1/agent/info"), AuthFailure.MISSING_HEADER.value)
 
 
 def test_a_declared_route_refuses_to_run_without_the_middleware(tmp_path: Path) -> None:
@@ -87,4 +87,4 @@ def test_routes_added_after_the_first_requests_get_their_own_policy(tmp_path: Pa
 
         app.include_router(router)
         assert client.get("/api/v1/late/open").status_code == 200
-        assert_refused(client.get("/api/v1/late/closed"), E.HEADER_NOT_FOUND)
+        assert_refused(client.get("/api/v1/late/closed"), AuthFailure.MISSING_HEADER.value)

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pyobshell.security.keypair import AgentKeyPair
-from pyobshell.security import auth_error as E
+from pyobshell.security.auth_error import AuthFailure
 from tests.security_api import obshell_wire
 from tests.security_api.conftest import ROOT_PASSWORD, Effects, FakeClock, assert_refused
 
@@ -21,7 +21,7 @@ def test_public_route_without_a_header(client: TestClient, method: str, path: st
 
 @pytest.mark.parametrize("method,path", PUBLIC)
 def test_public_route_with_a_bad_header_is_refused(client: TestClient, method: str, path: str) -> None:
-    assert_refused(client.request(method, path, headers={"X-OCS-Header": "AAAA"}), E.HEADER_DECRYPT_FAILED)
+    assert_refused(client.request(method, path, headers={"X-OCS-Header": "AAAA"}), AuthFailure.HEADER_UNDECRYPTABLE.value)
 
 
 def test_public_route_with_a_valid_header_knows_the_caller(client: TestClient, key_pair: AgentKeyPair, clock: FakeClock) -> None:
@@ -32,7 +32,7 @@ def test_public_route_with_a_valid_header_knows_the_caller(client: TestClient, k
 
 def test_public_route_with_a_wrong_password_is_refused(client: TestClient, key_pair: AgentKeyPair, clock: FakeClock, effects: Effects) -> None:
     headers, _ = obshell_wire.web_ui(key_pair.public_key, clock(), "/api/v1/authtest/open", "wrong")
-    assert_refused(client.get("/api/v1/authtest/open", headers=headers), E.INCORRECT_OCEANBASE_PASSWORD)
+    assert_refused(client.get("/api/v1/authtest/open", headers=headers), AuthFailure.WRONG_ROOT_PASSWORD.value)
     assert effects.count == 0
 
 

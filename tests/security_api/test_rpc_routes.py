@@ -12,7 +12,7 @@ from pyobshell.api.route_table import flat_routes
 from pyobshell.security.agent_token import AgentToken
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
-from pyobshell.security import auth_error as E
+from pyobshell.security.auth_error import AuthFailure
 from tests.security_api.conftest import AGENT_PASSWORD, ROOT_PASSWORD, Effects, FakeClock, assert_refused
 
 
@@ -35,7 +35,7 @@ def test_the_app_serves_rpc_routes(app: FastAPI) -> None:
 
 def test_every_rpc_route_refuses_a_call_without_credentials(client: TestClient, app: FastAPI, effects: Effects) -> None:
     for method, path in rpc_routes(app):
-        assert_refused(client.request(method, path), E.HEADER_NOT_FOUND)
+        assert_refused(client.request(method, path), AuthFailure.MISSING_HEADER.value)
     assert effects.count == 0
 
 
@@ -43,7 +43,7 @@ def test_every_rpc_route_refuses_the_root_password(client: TestClient, app: Fast
     builder = RequestBuilder(key_pair.public_key, ClientStyle.AGENT, clock=clock)
     for method, path in rpc_routes(app):
         built = builder.build(path, password=ROOT_PASSWORD)
-        assert_refused(client.request(method, path, headers=built.headers), E.WITH_AGENT_PASSWORD)
+        assert_refused(client.request(method, path, headers=built.headers), AuthFailure.NEEDS_AGENT_PASSWORD.value)
     assert effects.count == 0
 
 
@@ -62,4 +62,4 @@ def test_agent_credentials_open_rpc_routes(
 
 def test_a_wrong_token_is_refused(client: TestClient, key_pair: AgentKeyPair, clock: FakeClock) -> None:
     built = RequestBuilder(key_pair.public_key, ClientStyle.AGENT, clock=clock).build("/rpc/v1/agent/info", token=AgentToken.generate().value)
-    assert_refused(client.get("/rpc/v1/agent/info", headers=built.headers), E.INCORRECT_TOKEN)
+    assert_refused(client.get("/rpc/v1/agent/info", headers=built.headers), AuthFailure.WRONG_TOKEN.value)

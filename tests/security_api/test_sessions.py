@@ -12,7 +12,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from pyobshell.security import auth_error as E
+from pyobshell.security.auth_error import AuthFailure
 from pyobshell.security.credentials import SessionCheck
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.session_store import SessionStore, session_hash, web_session
@@ -61,13 +61,13 @@ def test_get_and_post_with_the_session_and_no_password_then_logout(client, key_p
 
     out = with_session(client, key_pair, clock, "POST", "/api/v1/logout", session_id, {"session_id": session_id})
     assert out.status_code == 200, out.text
-    assert_refused(with_session(client, key_pair, clock, "GET", COUNTER, session_id), E.SESSION_INVALID)
+    assert_refused(with_session(client, key_pair, clock, "GET", COUNTER, session_id), AuthFailure.SESSION_INVALID.value)
     assert effects.count == 5
 
 
 def test_login_refuses_a_wrong_password_and_a_missing_keys(client, key_pair, clock):
     response, _, _ = login(client, key_pair, clock, password="wrong")
-    assert_refused(response, E.INCORRECT_OCEANBASE_PASSWORD)
+    assert_refused(response, AuthFailure.WRONG_ROOT_PASSWORD.value)
     headers, _ = obshell_wire.web_ui(key_pair.public_key, clock(), "/api/v1/login", ROOT_PASSWORD)  # no Keys
     refused = client.post("/api/v1/login", headers=headers).json()
     assert refused["status"] == 400 and refused["error"]["errCode"] == "Request.AESKey.NotFound"
@@ -78,7 +78,7 @@ def test_a_session_cannot_sign_in_again(client, key_pair, clock):
     session_id = sign_in(client, key_pair, clock)
     headers, _, _ = obshell_wire.web_ui_keys(key_pair.public_key, clock(), "/api/v1/login", "", session_id=session_id,
                                              login=True)
-    assert_refused(client.post("/api/v1/login", headers=headers), E.INCORRECT_OCEANBASE_PASSWORD)
+    assert_refused(client.post("/api/v1/login", headers=headers), AuthFailure.WRONG_ROOT_PASSWORD.value)
 
 
 def test_expiry_slides_with_use_and_an_idle_session_expires(client, key_pair, clock):
@@ -87,7 +87,7 @@ def test_expiry_slides_with_use_and_an_idle_session_expires(client, key_pair, cl
         clock.advance(400)
         assert with_session(client, key_pair, clock, "GET", COUNTER, session_id).status_code == 200
     clock.advance(SESSION_TIMEOUT_S + 1)
-    assert_refused(with_session(client, key_pair, clock, "GET", COUNTER, session_id), E.SESSION_EXPIRED)
+    assert_refused(with_session(client, key_pair, clock, "GET", COUNTER, session_id), AuthFailure.SESSION_EXPIRED.value)
 
 
 def test_a_session_may_end_only_itself_but_the_password_ends_any(client, key_pair, clock, sessions: SessionStore):

@@ -27,54 +27,36 @@ def _auth(code: str, template: str, kind: ErrorKind = _U, old_code: int = _UNAUT
     return ErrorCode(code, kind, f"Unauthorized: {template}", old_code)
 
 
-HEADER_NOT_FOUND = _auth("Request.Header.NotFound", "the request carries no X-OCS-Header or X-OCS-Agent-Header",
-                         _B, 0)
-HEADER_DECRYPT_FAILED = _auth("Security.Authentication.Header.DecryptFailed",
-                              "decrypt http header failed: it is not a header encrypted with this agent's current "
-                              "public key (GET /api/v1/secret for the key)", old_code=_DECRYPT_CODE)
-URI_MISMATCH = _auth("Security.Authentication.Header.UriMismatch",
-                     "the header's Uri is not the request target (path and query exactly as sent)")
-TIMESTAMP_INVALID = _auth("Security.Authentication.Timestamp.Invalid", "{}")
-EXPIRED = _auth("Security.Authentication.Expired", "{}")
-REPLAYED = _auth("Security.Authentication.Header.Replayed",
-                 "this header was already used; build a new header for every request")
-INCORRECT_OCEANBASE_PASSWORD = _auth("Security.Authentication.IncorrectOceanbasePassword",
-                                     "incorrect root@sys password")
-INCORRECT_AGENT_PASSWORD = _auth("Security.Authentication.IncorrectAgentPassword", "incorrect agent password")
-INCORRECT_TOKEN = _auth("Security.Authentication.IncorrectToken", "incorrect agent token")
-WITH_AGENT_PASSWORD = _auth("Security.Authentication.WithAgentPassword",
-                            "this route needs the agent password (X-OCS-Agent-Header)")
-WITH_OCEANBASE_PASSWORD = _auth("Security.Authentication.WithOceanBasePassword",
-                                "this route needs the root@sys password or a session (X-OCS-Header)")
-SESSION_INVALID = _auth("Security.Authentication.SessionInvalid", "the session does not exist; sign in again")
-SESSION_EXPIRED = _auth("Security.Authentication.SessionExpired", "the session has expired; sign in again")
-FILE_SHA256_MISMATCH = _auth("Security.Authentication.File.Sha256Mismatch",
-                             "X-OCS-File-SHA256 does not name the SHA-256 of the uploaded file", old_code=0)
-LOCKED_OUT = _auth("Security.Authentication.LockedOut",
-                   "too many wrong credentials from {}; locked out for another {} s", ErrorKind.TOO_MANY_REQUESTS, 0)
-BODY_DECRYPT_FAILED = _auth("Request.Body.Decrypt.Failed",
-                            "the body cannot be decrypted with the header's Keys: {}", _B, 0)
-
-
 class AuthFailure(Enum):
     """Why a request was refused: the error code it is answered with."""
 
-    MISSING_HEADER = HEADER_NOT_FOUND
-    HEADER_UNDECRYPTABLE = HEADER_DECRYPT_FAILED
-    URI_MISMATCH = URI_MISMATCH
-    TS_INVALID = TIMESTAMP_INVALID
-    EXPIRED = EXPIRED
-    REPLAYED = REPLAYED
-    WRONG_ROOT_PASSWORD = INCORRECT_OCEANBASE_PASSWORD
-    WRONG_AGENT_PASSWORD = INCORRECT_AGENT_PASSWORD
-    WRONG_TOKEN = INCORRECT_TOKEN
-    NEEDS_AGENT_PASSWORD = WITH_AGENT_PASSWORD
-    NEEDS_ROOT_PASSWORD = WITH_OCEANBASE_PASSWORD
-    SESSION_INVALID = SESSION_INVALID
-    SESSION_EXPIRED = SESSION_EXPIRED
-    FILE_DIGEST_MISMATCH = FILE_SHA256_MISMATCH
-    LOCKED_OUT = LOCKED_OUT
-    BODY_UNDECRYPTABLE = BODY_DECRYPT_FAILED
+    MISSING_HEADER = _auth("Request.Header.NotFound", "the request carries no X-OCS-Header or X-OCS-Agent-Header",
+                           _B, 0)
+    HEADER_UNDECRYPTABLE = _auth("Security.Authentication.Header.DecryptFailed",
+                                 "decrypt http header failed: it is not a header encrypted with this agent's current "
+                                 "public key (GET /api/v1/secret for the key)", old_code=_DECRYPT_CODE)
+    URI_MISMATCH = _auth("Security.Authentication.Header.UriMismatch",
+                         "the header's Uri is not the request target (path and query exactly as sent)")
+    TS_INVALID = _auth("Security.Authentication.Timestamp.Invalid", "{}")
+    EXPIRED = _auth("Security.Authentication.Expired", "{}")
+    REPLAYED = _auth("Security.Authentication.Header.Replayed",
+                     "this header was already used; build a new header for every request")
+    WRONG_ROOT_PASSWORD = _auth("Security.Authentication.IncorrectOceanbasePassword",
+                                "incorrect root@sys password")
+    WRONG_AGENT_PASSWORD = _auth("Security.Authentication.IncorrectAgentPassword", "incorrect agent password")
+    WRONG_TOKEN = _auth("Security.Authentication.IncorrectToken", "incorrect agent token")
+    NEEDS_AGENT_PASSWORD = _auth("Security.Authentication.WithAgentPassword",
+                                 "this route needs the agent password (X-OCS-Agent-Header)")
+    NEEDS_ROOT_PASSWORD = _auth("Security.Authentication.WithOceanBasePassword",
+                                "this route needs the root@sys password or a session (X-OCS-Header)")
+    SESSION_INVALID = _auth("Security.Authentication.SessionInvalid", "the session does not exist; sign in again")
+    SESSION_EXPIRED = _auth("Security.Authentication.SessionExpired", "the session has expired; sign in again")
+    FILE_DIGEST_MISMATCH = _auth("Security.Authentication.File.Sha256Mismatch",
+                                 "X-OCS-File-SHA256 does not name the SHA-256 of the uploaded file", old_code=0)
+    LOCKED_OUT = _auth("Security.Authentication.LockedOut",
+                       "too many wrong credentials from {}; locked out for another {} s", ErrorKind.TOO_MANY_REQUESTS, 0)
+    BODY_UNDECRYPTABLE = _auth("Request.Body.Decrypt.Failed",
+                               "the body cannot be decrypted with the header's Keys: {}", _B, 0)
 
 
 _DEFAULT_DETAIL = {
