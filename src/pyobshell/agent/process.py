@@ -10,43 +10,21 @@ import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
 
 import uvicorn
 
+from pyobshell.agent.config import AgentConfig, AgentStartError
 from pyobshell.agent.home import AgentHome
 from pyobshell.agent.logs import configure_logging
 from pyobshell.agent.tasks import TaskModuleError, load_task_modules
+from pyobshell.agent.wiring import build_state
 from pyobshell.api.app import create_app
 from pyobshell.ob.target import ObserverConfigError, ObserverTarget, load_observer_target
 
 log = logging.getLogger(__name__)
 
-PASSWORD_ENV = "OB_ROOT_PASSWORD"
 GRACEFUL_SHUTDOWN_S = 5
-
-
-class AgentStartError(Exception):
-    """The agent cannot start; the message is one line meant for the operator."""
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    home: Path
-    ip: str
-    port: int
-    ob_home: Path
-    root_password: str = field(repr=False)
-    ob_probe_interval_s: float = 2.0
-
-
-def password_from_env(env: dict[str, str] | None = None) -> str:
-    env = dict(os.environ) if env is None else env
-    if PASSWORD_ENV not in env:
-        raise AgentStartError(f"{PASSWORD_ENV} is not set: the agent needs the root@sys password of the observer")
-    return env[PASSWORD_ENV]
 
 
 def read_observer_target(config: AgentConfig) -> ObserverTarget:
@@ -133,8 +111,6 @@ def serve(config: AgentConfig) -> None:
         pid = os.getpid()
         home.write_pid(pid)
         try:
-            from pyobshell.agent.wiring import build_state  # noqa: PLC0415 - it needs AgentConfig from here
-
             state = build_state(config, target)
             log.info("agent starting on %s:%d (pid %d), observer %s:%d", config.ip, config.port, pid, target.host, target.sql_port)
             uvicorn_config = uvicorn.Config(

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from pyobshell.agent.home import AgentHome
 from pyobshell.agent.peers import cluster_peer_statuses
-from pyobshell.agent.process import AgentConfig, AgentStartError
+from pyobshell.agent.config import AgentConfig, AgentStartError
 from pyobshell.agent.root_password import RootPasswordKeeper
 from pyobshell.agent.tasks import AgentTasks, open_cluster_store
 from pyobshell.api.dependencies import PACKAGE_STORE_UNAVAILABLE, max_upload_bytes

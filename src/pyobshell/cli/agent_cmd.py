@@ -15,7 +15,7 @@ import typer
 from pyobshell.agent.home import AgentHome, is_agent_process
 
 if TYPE_CHECKING:
-    from pyobshell.agent.process import AgentConfig
+    from pyobshell.agent.config import AgentConfig
 
 app = typer.Typer(help="Run a pyobshell agent beside an observer.", no_args_is_help=True)
 
@@ -39,14 +39,8 @@ def start(
 ) -> None:
     """Start an agent; without --foreground it returns once the HTTP port answers."""
     # The agent's modules load only here: every other pyobshell command starts without them.
-    from pyobshell.agent.process import (
-        AgentConfig,
-        AgentStartError,
-        bind_listener,
-        ensure_home_free,
-        password_from_env,
-        read_observer_target,
-    )
+    from pyobshell.agent.config import AgentConfig, AgentStartError, password_from_env
+    from pyobshell.agent.process import bind_listener, ensure_home_free, read_observer_target
     from pyobshell.cli.agent_daemon import run_foreground
 
     try:
@@ -65,7 +59,7 @@ def start(
 
 def launch_daemon(config: AgentConfig, timeout_s: float) -> int:
     """Start the daemon detached (``agent_daemon``); wait until it serves or fails."""
-    from pyobshell.agent.process import AgentStartError
+    from pyobshell.agent.config import AgentStartError
 
     agent_home = AgentHome(config.home)
     agent_home.create_dirs()

@@ -13,7 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
-from pyobshell.agent.process import AgentConfig, AgentStartError, password_from_env, serve
+from pyobshell.agent.config import AgentConfig, AgentStartError, password_from_env
+from pyobshell.agent.process import serve
 
 
 def run_foreground(config: AgentConfig) -> None:
