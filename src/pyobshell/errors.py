@@ -107,10 +107,12 @@ NODE_PASS_NOT_FAILED_NODE = _code("Task.Node.Operator.PassNotFailedNode", B, "Fa
 NODE_PASS_NOT_ALLOWED = _code("Task.Node.Operator.PassNotAllowed", B, "Failed to pass node: {}")
 
 # Maintenance
+# obshell answers these 500 ("known"); they are a conflict with a task already running: 409.
+C = ErrorKind.CONFLICT
 CLUSTER_UNDER_MAINTENANCE_WITH_DAG = _code(
     "OB.Cluster.UnderMaintenanceWithDag",
-    X,
+    C,
     "OceanBase cluster is under maintenance by DAG: {}, please try again later",
 )
-CLUSTER_UNDER_MAINTENANCE = _code("OB.Cluster.UnderMaintenance", X, "OceanBase cluster is under maintenance")
+CLUSTER_UNDER_MAINTENANCE = _code("OB.Cluster.UnderMaintenance", C, "OceanBase cluster is under maintenance")
 AGENT_UNDER_MAINTENANCE = _code("Agent.UnderMaintenance", X, "{} is under maintenance")

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from pyobshell.engine.codes import MAINTAINER_NOT_INITED, TENANT_UNDER_MAINTENANCE
 from pyobshell.engine.model import AgentInfo, Maintainer, MaintenanceType
 from pyobshell.engine.rows import EPOCH, utcnow
-from pyobshell.engine.schema import TaskTables
+from pyobshell.engine.generic_id import encode_cluster_id
+from pyobshell.engine.schema import StoreKind, TaskTables
 from pyobshell.errors import (
     AGENT_UNDER_MAINTENANCE,
     CLUSTER_UNDER_MAINTENANCE,
@@ -50,10 +51,21 @@ def ensure_status_rows(conn: Connection, tables: TaskTables) -> None:
 
 
 def _holder_name(conn: Connection, tables: TaskTables, exclude_dag: int) -> str | None:
+    """The maintenance DAG that holds the lock, as "<name> (id <generic id>)"."""
     d = tables.dag
-    row = conn.execute(select(d.c.name).where(d.c.is_maintenance.is_(True), d.c.id != exclude_dag)
+    row = conn.execute(select(d.c.id, d.c.name).where(d.c.is_maintenance.is_(True), d.c.id != exclude_dag)
                        .order_by(d.c.id.desc()).limit(1)).first()
-    return row[0] if row else None
+    if row is None:
+        return None
+    gid = encode_cluster_id(int(row.id)) if tables.kind is StoreKind.CLUSTER else str(row.id)
+    return f"{row.name} (id {gid})"
+
+
+def refuse_if_held(conn: Connection, tables: TaskTables) -> None:
+    """Raise what a new maintenance DAG would meet now (409, naming the running DAG); cheap, so a
+    request that cannot win is answered before any other work."""
+    if is_under_maintenance(conn, tables):
+        _raise_cluster_busy(conn, tables, 0)
 
 
 def _local_acquire(conn: Connection, tables: TaskTables, maintainer: Maintainer, dag_id: int,

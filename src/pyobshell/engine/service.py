@@ -134,6 +134,11 @@ class TaskService:
 
         return self.store.reading(read)
 
+    def refuse_if_under_maintenance(self) -> None:
+        """409 naming the running maintenance DAG, when there is one (a maintenance DAG would
+        not be created now)."""
+        self.store.reading(lambda conn: maintenance.refuse_if_held(conn, self.store.tables))
+
     def is_under_maintenance(self) -> bool:
         return bool(self._reads.get_or_build(("maintenance",), self._read_under_maintenance))
 

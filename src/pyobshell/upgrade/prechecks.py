@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -177,8 +178,23 @@ def check_upgrade_dir(upgrade_dir: str, required_bytes: int = 0) -> CheckFailure
 
 # --- all of them ----------------------------------------------------------------------------
 
+_PYTHON_OK_FOR_S = 300.0
+_python_ok_at: dict[str, float] = {}  # interpreter -> when it last passed (an interpreter start costs ~0.3 s)
+
+
 def check_python(python: str) -> CheckFailure | None:
-    """The interpreter that will run the packages' scripts imports mysql.connector."""
+    """The interpreter that will run the packages' scripts imports mysql.connector (a pass is
+    remembered for a few minutes; a failure is checked again every time)."""
+    passed = _python_ok_at.get(python)
+    if passed is not None and time.monotonic() - passed < _PYTHON_OK_FOR_S:
+        return None
+    failure = _run_python_check(python)
+    if failure is None:
+        _python_ok_at[python] = time.monotonic()
+    return failure
+
+
+def _run_python_check(python: str) -> CheckFailure | None:
     try:
         result = subprocess.run([python, "-c", "import mysql.connector"], capture_output=True, text=True,
                                 timeout=PYTHON_CHECK_TIMEOUT_S)

@@ -11,6 +11,7 @@ import platform
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import anyio
 import anyio.to_thread
 
 from pyobshell.engine import TaskService
@@ -72,6 +73,7 @@ class UpgradeService:
         self._cluster_tasks = cluster_tasks
         self._agent_statuses = agent_statuses
         self._python = python
+        self._starting = anyio.Lock()
 
     async def plan(self, body: ObUpgradeParam) -> UpgradePlan:
         """What the upgrade would do; nothing runs (pyobshell's ``/ob/upgrade/plan``)."""
@@ -83,10 +85,14 @@ class UpgradeService:
         """Every pre-check (all failures at once, 400), then the upgrade DAG, created under the
         cluster's global maintenance lock (state READY, operator RUN)."""
         tasks = self._tasks()
-        inputs = await self._inputs(UpgradeRequest.of(body))
-        plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
-        template, context = upgrade_dag(plan, inputs)
-        return await anyio.to_thread.run_sync(tasks.create_dag, template, context)
+        # One start at a time on this agent, and a request that cannot win answers at once: once
+        # a maintenance DAG exists, the next one is refused before the checks (seconds) run.
+        async with self._starting:
+            await anyio.to_thread.run_sync(tasks.refuse_if_under_maintenance)
+            inputs = await self._inputs(UpgradeRequest.of(body))
+            plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
+            template, context = upgrade_dag(plan, inputs)
+            return await anyio.to_thread.run_sync(tasks.create_dag, template, context)
 
     async def check(self, body: UpgradeCheckParam) -> DagDetailDTO:
         """obshell's upgrade check: every host downloads, verifies and unpacks the packages of
