@@ -7,19 +7,21 @@ them as OceanBase does (DDL table options, ``FOR UPDATE``, deadlock and lock-wai
 
 Facts this module relies on (pylibseekdb 1.4.0.post1):
 
-* the binary is ``pylibseekdb/seekdb`` inside site-packages; it needs the wheel's own
-  ``libaio.so.1`` (beside it) and OpenSSL (``pylibseekdb.libs/``) on ``LD_LIBRARY_PATH``;
+* the binary is ``pylibseekdb/seekdb`` inside site-packages; it links the wheel's own
+  ``libaio.so.1`` (beside it), so the package's directories (with ``pylibseekdb.libs/``, the
+  wheel's other libraries) go on ``LD_LIBRARY_PATH``;
 * ``--nodaemon`` keeps it in the foreground, so the process we start is the server;
   ``--base-dir`` holds its data (about 180 MB), redo and logs (``log/seekdb.log``);
 * ``memory_limit`` is only accepted for compatibility since 1.4 (its own parameter help says
   it is ignored); ``memory_budget`` sizes caches and buffers, 1G is its minimum. With 1G and
-  ``cpu_count=2`` the server's RSS is about 230-340 MB;
-* it bootstraps a fresh base dir in 3-6 s; it is ready when a MySQL connection succeeds;
+  ``cpu_count=2`` the server's RSS is about 200-300 MB;
+* it bootstraps a fresh base dir in 2-6 s; it is ready when a MySQL connection succeeds;
 * it listens on every address (there is no option for loopback only), so the first thing
   done is to give ``root`` a random password;
 * at start-up it reads the MAC address of a non-loopback interface that has an IPv4 address
   (for ``UUID()``), and refuses to start without one (a network namespace with only ``lo``);
-* on SIGTERM it ends itself with SIGKILL at once; the whole process group is signalled.
+* it starts no child process; on SIGTERM it ends itself with SIGKILL at once. Its own process
+  group is signalled, SIGKILL after a deadline.
 
 Anything that keeps it from running here is a :class:`SeekdbUnavailable` naming what is missing,
 which the fixture turns into a skip.
@@ -48,6 +50,8 @@ PACKAGE = "pylibseekdb"
 INSTALL_HINT = "pip install -e '.[test]' (or pip install pylibseekdb)"
 USER = "root"
 MIN_AVAILABLE_MEMORY = 2 << 30  # seekdb's documented minimum of available memory
+# memory_budget: caches and buffers (1G, its minimum); log_disk_size: the redo space (by default
+# a share of the whole disk); cpu_count: worker threads as on a 2-core machine.
 PARAMETERS = {"memory_budget": "1G", "cpu_count": "2", "log_disk_size": "2G"}
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
@@ -128,7 +132,8 @@ def check_network() -> None:
         if not loopback and any(a.family == socket.AF_INET for a in addresses):
             return
     raise SeekdbUnavailable("seekdb needs a network interface besides loopback with an IPv4 address (it reads "
-                            "its MAC address at start-up); this network has none")
+                            "its MAC address at start-up); this network has none (in a network namespace: "
+                            "ip link add v0 type veth peer name v1; ip addr add 127.255.0.1/32 dev v0)")
 
 
 def command(install: SeekdbInstall, base_dir: Path, port: int) -> list[str]:
@@ -137,11 +142,12 @@ def command(install: SeekdbInstall, base_dir: Path, port: int) -> list[str]:
 
 
 @contextmanager
-def running_seekdb(base_dir: Path, *, host: str = "127.0.0.1",
+def running_seekdb(base_dir: Path, *, install: SeekdbInstall | None = None, host: str = "127.0.0.1",
                    start_timeout: float = START_TIMEOUT_S) -> Iterator[SeekdbServer]:
-    """Start seekdb in ``base_dir`` on a free port, wait until it serves, lock ``root`` with a
-    random password, and stop it (the whole process group) afterwards, whatever happens."""
-    install = find_install()
+    """Start seekdb (the installed wheel's unless ``install`` says) in ``base_dir`` on a free port,
+    wait until it serves, lock ``root`` with a random password, and stop it afterwards, whatever
+    happens."""
+    install = install or find_install()
     check_memory()
     check_network()
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -194,22 +200,21 @@ def set_root_password(host: str, port: int, password: str) -> None:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group, SIGKILL if it is still there after the deadline."""
-    if process.poll() is None:
-        _signal_group(process, signal.SIGTERM)
+    """SIGTERM to the process group, SIGKILL if it is still there after the deadline.
+
+    Only signalled while the server is not yet reaped, so the group id is still its own."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            return
         try:
             process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT_S)
-    _signal_group(process, signal.SIGKILL)  # anything it left behind in its group
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
+            continue
+    raise RuntimeError(f"seekdb (pid {process.pid}) is still running after SIGKILL")
 
 
 def exit_status(code: int) -> str:
