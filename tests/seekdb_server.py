@@ -29,6 +29,7 @@ which the fixture turns into a skip.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import re
@@ -36,6 +37,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,7 +159,7 @@ def running_seekdb(base_dir: Path, *, install: SeekdbInstall | None = None, host
         try:
             process = subprocess.Popen(command(install, base_dir, port), env=install.environment(), cwd=base_dir,
                                        stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+                                       start_new_session=True, preexec_fn=_die_with_parent)
         except OSError as exc:
             raise SeekdbUnavailable(f"cannot run {install.binary}: {exc}") from exc
     try:
@@ -167,6 +169,13 @@ def running_seekdb(base_dir: Path, *, install: SeekdbInstall | None = None, host
         yield SeekdbServer(host, port, password, base_dir, process)
     finally:
         stop(process)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process dies without its teardown (a
+    killed xdist worker), so no server is left running (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
 
 
 def wait_until_serving(process: subprocess.Popen[bytes], host: str, port: int, base_dir: Path,
