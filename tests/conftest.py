@@ -1,2 +1,62 @@
 """Root test configuration. Its presence puts tests/ on sys.path, so test modules can import
-the shared helpers in `simhelpers`."""
+the shared helpers in `simhelpers`.
+
+It also provides the real OceanBase SQL engine of the ``seekdb`` tier: store tests take the
+``seekdb_url`` fixture through a backend parameter marked ``seekdb``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.pool import NullPool
+
+from seekdb_server import SeekdbUnavailable, running_seekdb
+
+MYSQL_URL_ENV = "PYOBSHELL_TEST_MYSQL_URL"  # e.g. mysql+pymysql://root:pw@127.0.0.1:2881/ocs
+STORE_DATABASE = "ocs"
+
+
+def _create_database(url: str) -> None:
+    admin = create_engine(make_url(url)._replace(database=None), poolclass=NullPool)  # URL.set keeps a None
+    try:
+        with admin.begin() as conn:
+            name = conn.dialect.identifier_preparer.quote_identifier(make_url(url).database or STORE_DATABASE)
+            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {name}")
+    finally:
+        admin.dispose()
+
+
+def _per_worker(url: str) -> str:
+    """Under pytest-xdist, each worker gets its own database on a shared server (``ocs_gw1``),
+    since the store tests drop and create their tables."""
+    parsed = make_url(url)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    database = parsed.database or STORE_DATABASE
+    return parsed.set(database=f"{database}_{worker}" if worker else database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def seekdb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The ``ocs`` database on a real OceanBase SQL engine: the server ``PYOBSHELL_TEST_MYSQL_URL``
+    names, else a seekdb started for this session (skipped, with the reason, where it cannot run)."""
+    given = os.environ.get(MYSQL_URL_ENV)
+    if given:
+        url = _per_worker(given)
+        _create_database(url)
+        yield url
+        return
+    base_dir = tmp_path_factory.mktemp("seekdb")
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_seekdb(base_dir))
+        except SeekdbUnavailable as exc:
+            pytest.skip(f"seekdb cannot run here: {exc}")
+        url = server.url(STORE_DATABASE)
+        _create_database(url)
+        yield url
+    shutil.rmtree(base_dir / "store", ignore_errors=True)  # its data (~180 MB); the logs stay

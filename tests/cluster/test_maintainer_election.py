@@ -1,5 +1,6 @@
-"""The maintainer election's SQL against a simulated observer (NOW(6), TIMESTAMPDIFF on the
-database clock): one maintainer at a time, take-over only after the lease, renew by the holder."""
+"""The maintainer election's SQL against a simulated observer and against seekdb, a real
+OceanBase SQL engine (NOW(6), TIMESTAMPDIFF on the database clock): one maintainer at a time,
+take-over only after the lease, renew by the holder."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ import pytest
 
 from pyobshell.agent.tasks import cluster_store_url, open_cluster_store
 from pyobshell.cluster.maintainer_election import MaintainerElection
-from pyobshell.engine import AgentInfo, TaskStore
+from pyobshell.engine import AgentInfo, StoreKind, TaskStore
 from pyobshell.ob.target import ObserverTarget
 from simhelpers import sim_cluster, wait_for
-
-pytestmark = pytest.mark.multiprocess
 
 NET = 93
 PASSWORD = "election-pw"
@@ -23,8 +22,16 @@ LEASE_S = 1.0
 A, B = AgentInfo("10.0.0.1", 2886), AgentInfo("10.0.0.2", 2886)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskStore]:
+@pytest.fixture(scope="module", params=[pytest.param("sim", marks=pytest.mark.multiprocess),
+                                       pytest.param("seekdb", marks=pytest.mark.seekdb)])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskStore]:
+    if request.param == "seekdb":
+        store = TaskStore(request.getfixturevalue("seekdb_url"), StoreKind.CLUSTER, owner=A)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
     with sim_cluster(tmp_path_factory.mktemp("election-sim") / "c", net=NET, zones=1, password=PASSWORD) as doc:
         observer = doc["observers"][0]
         target = ObserverTarget(ob_home=Path(observer["home"]), host=observer["ip"], sql_port=observer["sql_port"])

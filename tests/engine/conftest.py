@@ -1,8 +1,8 @@
-"""Engine test fixtures: store targets (SQLite local/cluster; MySQL-protocol when configured)."""
+"""Engine test fixtures: store targets (SQLite local/cluster, the simulated cluster's ``ocs``, and
+``ocs`` on a real OceanBase SQL engine, seekdb)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +14,6 @@ import engine_helpers
 from simhelpers import sim_cluster, worker_net
 from engine_helpers import StoreTarget
 from pyobshell.engine.schema import StoreKind, build_tables
-
-MYSQL_URL_ENV = "PYOBSHELL_TEST_MYSQL_URL"  # e.g. mysql+pymysql://root:pw@127.0.0.1:2881/ocs
-
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -41,11 +38,7 @@ def _reset_mysql(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def cluster_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The `ocs` database of a simulated OceanBase (or of the server named by the env var)."""
-    url = os.environ.get(MYSQL_URL_ENV)
-    if url:
-        yield url
-        return
+    """The `ocs` database of a simulated OceanBase."""
     password = "enginepw"
     with sim_cluster(tmp_path_factory.mktemp("engine-sim") / "c", net=worker_net(15), zones=1, password=password) as document:
         ip = document["observers"][0]["ip"]
@@ -56,15 +49,33 @@ def cluster_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield f"mysql+pymysql://root%40sys:{password}@{ip}:2881/ocs"
 
 
-@pytest.fixture(params=["sqlite-local", "sqlite-cluster", pytest.param("mysql-cluster", marks=pytest.mark.multiprocess)])
-def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
-    """Every engine behaviour runs against each store: SQLite, and the simulated cluster's `ocs`."""
-    if request.param == "mysql-cluster":
-        url = request.getfixturevalue("cluster_store_url")
+MYSQL_TARGETS = {"mysql-cluster": "cluster_store_url", "seekdb-cluster": "seekdb_url"}
+CLUSTER_TARGETS = ["sqlite-cluster", pytest.param("mysql-cluster", marks=pytest.mark.multiprocess),
+                   pytest.param("seekdb-cluster", marks=pytest.mark.seekdb)]
+
+
+def _target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    if request.param in MYSQL_TARGETS:
+        url = request.getfixturevalue(MYSQL_TARGETS[request.param])
         _reset_mysql(url)
         return StoreTarget(url, StoreKind.CLUSTER)
     kind = StoreKind.LOCAL if request.param == "sqlite-local" else StoreKind.CLUSTER
     return StoreTarget(f"sqlite:///{tmp_path / 'tasks.db'}", kind)
+
+
+@pytest.fixture(params=["sqlite-local", *CLUSTER_TARGETS])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    """Every engine behaviour runs against each store: SQLite, the simulated cluster's `ocs`, and
+    `ocs` on seekdb (a real OceanBase SQL engine)."""
+    return _target(request, tmp_path)
+
+
+# The simulator is left out: it has no SAVEPOINT, which taking a tenant lock uses (SQLite and
+# OceanBase have it).
+@pytest.fixture(params=["sqlite-cluster", pytest.param("seekdb-cluster", marks=pytest.mark.seekdb)])
+def cluster_target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    """What only the cluster store has (tenant locks), against SQLite and seekdb."""
+    return _target(request, tmp_path)
 
 
 @pytest.fixture

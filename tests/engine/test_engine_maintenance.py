@@ -82,8 +82,8 @@ async def test_failure_exit_maintenance_releases_on_failure_and_retry_retakes(st
         assert not engine.service.is_under_maintenance()
 
 
-async def test_tenant_locks_are_per_tenant_in_the_cluster_store(sqlite_url: str) -> None:
-    async with running_engine(sqlite_url, StoreKind.CLUSTER) as engine:
+async def test_tenant_locks_are_per_tenant_in_the_cluster_store(cluster_target: StoreTarget) -> None:
+    async with running_engine(cluster_target.url, cluster_target.kind) as engine:
         t1 = engine.create_dag(_maintenance("t1 job", Blocking(name="hold"), Maintainer.tenant("t1")).build())
         await wait_for(SCRIPT.started)
         t2 = engine.create_dag(_maintenance("t2 job", Step(name="s"), Maintainer.tenant("t2")).build())

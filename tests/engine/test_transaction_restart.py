@@ -12,7 +12,7 @@ from engine_helpers import OWNER, Step, StoreTarget, make_registry
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pyobshell.cluster import maintainer_rpc
-from pyobshell.engine import TaskContext, TaskStore, TemplateBuilder
+from pyobshell.engine import StoreKind, TaskContext, TaskStore, TemplateBuilder
 from pyobshell.engine.creation import create_dag
 from pyobshell.engine.model import Operator
 from pyobshell.errors import TASK_CREATE_FAILED
@@ -117,5 +117,80 @@ def test_concurrent_writers_of_one_sub_task_all_succeed(store_target: StoreTarge
         with store.read() as conn:
             lines = [row.log_content for row in store.logs_of_subtask(conn, task.id)]
         assert sorted(lines) == sorted(f"w{w} line {n}" for w in range(4) for n in range(10))
+    finally:
+        store.close()
+
+
+# --- the real thing, on seekdb (OceanBase's own lock waits and deadlock detection) ---------
+
+def ob_lock_wait(conn, seconds: float) -> None:
+    """Give up a row lock wait after ``seconds`` with 1205 (OceanBase's own session variable)."""
+    conn.exec_driver_sql(f"SET SESSION ob_trx_lock_timeout = {int(seconds * 1_000_000)}")
+
+
+def _two_dags(store: TaskStore) -> tuple[int, int]:
+    template = TemplateBuilder("locks").add_task(Step(name="a")).build()
+    return tuple(create_dag(store, template, None, make_registry()).id for _ in range(2))  # type: ignore[return-value]
+
+
+@pytest.mark.seekdb
+def test_a_real_lock_wait_timeout_restarts_the_transaction(seekdb_url: str) -> None:
+    """Another writer holds the DAG's row: the lock wait gives up (1205), the write runs again."""
+    store = TaskStore(seekdb_url, StoreKind.CLUSTER, owner=OWNER)
+    blocker = store.engine.connect()
+    try:
+        dag_id, _ = _two_dags(store)
+        blocker_txn = blocker.begin()
+        store.get_dag(blocker, dag_id, lock=True)
+        attempts: list[int] = []
+
+        def work(conn) -> int:
+            attempts.append(len(attempts) + 1)
+            if len(attempts) == 2:
+                blocker_txn.rollback()  # the other writer finishes meanwhile
+            ob_lock_wait(conn, 0.2)
+            return store.get_dag(conn, dag_id, lock=True).stage
+
+        assert store.write(work, "test") == 1
+        assert attempts == [1, 2]
+    finally:
+        blocker.close()
+        store.close()
+
+
+@pytest.mark.seekdb
+def test_a_real_deadlock_restarts_the_losing_transaction(seekdb_url: str) -> None:
+    """Two writers lock two DAGs in opposite orders. OceanBase's deadlock detection rolls one back
+    (1213), or, when it is slow to see the cycle, both wait out their lock wait (1205): either
+    way the transactions given up run again, until both have committed."""
+    store = TaskStore(seekdb_url, StoreKind.CLUSTER, owner=OWNER)
+    try:
+        first, second = _two_dags(store)
+        both_hold_one = threading.Barrier(2, timeout=30)
+        runs: list[str] = []
+        failures: list[BaseException] = []
+
+        def writer(name: str, order: tuple[int, int]) -> None:
+            def work(conn) -> None:
+                runs.append(name)
+                ob_lock_wait(conn, 2.0)
+                dag = store.get_dag(conn, order[0], lock=True)
+                if runs.count(name) == 1:
+                    both_hold_one.wait()
+                store.get_dag(conn, order[1], lock=True)
+                assert store.dag_move_stage(conn, dag, dag.stage)
+            try:
+                store.write(work, f"writer {name}")
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=writer, args=("a", (first, second))),
+                   threading.Thread(target=writer, args=("b", (second, first)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert failures == []
+        assert len(runs) > 2  # at least one was given up and restarted; both wrote (asserted in work)
     finally:
         store.close()

@@ -1,4 +1,5 @@
-"""The package store on SQLite and on a simulated cluster's ``ocs`` database."""
+"""The package store on SQLite, on a simulated cluster's ``ocs`` database, and on ``ocs`` in
+seekdb (a real OceanBase SQL engine)."""
 
 from __future__ import annotations
 
@@ -42,12 +43,16 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"mysql+pymysql://root%40sys:{SIM_PASSWORD}@{ip}:2881/ocs"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("sim-cluster", marks=pytest.mark.multiprocess)])
+MYSQL_BACKENDS = {"sim-cluster": "cluster_url", "seekdb": "seekdb_url"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("sim-cluster", marks=pytest.mark.multiprocess),
+                        pytest.param("seekdb", marks=pytest.mark.seekdb)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'packages.db'}"
         return
-    url = request.getfixturevalue("cluster_url")
+    url = request.getfixturevalue(MYSQL_BACKENDS[request.param])
     _drop_tables(url)
     yield url
 

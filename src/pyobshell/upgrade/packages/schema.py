@@ -31,7 +31,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
-from pyobshell.schema_migration import add_missing_columns
+from pyobshell.schema_migration import add_missing_columns, index_names
 from pyobshell.versions import Version
 from pyobshell.wire.package import PackageInfo, UpgradePkgInfo
 
@@ -168,8 +168,8 @@ def migrate_package_tables(engine: Engine, tables: PackageTables) -> None:
     created by obshell (or an older pyobshell) lack."""
     with engine.begin() as conn:
         tables.metadata.create_all(conn)
-        existing = add_missing_columns(conn, tables.metadata)
-        has_index = IDENTITY_INDEX in {ix["name"] for ix in existing.get_indexes(tables.info.name)}
+        add_missing_columns(conn, tables.metadata)
+        has_index = IDENTITY_INDEX in index_names(conn, tables.info.name)
     if not has_index:
         index = next(ix for ix in tables.info.indexes if ix.name == IDENTITY_INDEX)
         try:
