@@ -18,7 +18,7 @@ from pyobshell.cluster import tables as cluster_tables
 from pyobshell.engine import TaskStore
 from pyobshell.engine.schema import StoreKind, build_tables
 from pyobshell.engine.store import make_engine
-from pyobshell.schema_migration import column_names, index_names
+from pyobshell.db import column_names, index_names
 from pyobshell.upgrade.packages.schema import IDENTITY_INDEX, build_package_tables
 from pyobshell.upgrade.packages.store import PackageStore
 

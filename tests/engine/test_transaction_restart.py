@@ -16,7 +16,7 @@ from pyobshell.engine import StoreKind, TaskContext, TaskStore, TemplateBuilder
 from pyobshell.engine.creation import create_dag
 from pyobshell.engine.model import Operator
 from pyobshell.errors import TASK_CREATE_FAILED
-from pyobshell.sql_retry import is_restartable, run_restarting
+from pyobshell.db import is_restartable, run_restarting
 
 
 def db_error(code: int, message: str = "") -> OperationalError:

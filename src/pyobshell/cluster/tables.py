@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Engine, Index, Integer, MetaData, String, Table, Text
 
-from pyobshell.engine.schema import Id, Time
-from pyobshell.schema_migration import add_missing_columns
+from pyobshell.db import Id, Time
+from pyobshell.db import add_missing_columns
 
 metadata = MetaData()
 

@@ -1,8 +1,6 @@
 """Table definitions of the local (SQLite) and cluster (``ocs`` on OceanBase) task stores.
 
-Columns follow obshell's GORM models. Only dialect-neutral Core types are used, with two
-variants: SQLite needs INTEGER (not BIGINT) primary keys to auto-increment, and MySQL needs
-DATETIME(6) so the microseconds that optimistic updates compare against survive.
+Columns follow obshell's GORM models, in dialect-neutral Core types (``db.Id``, ``db.Time``).
 """
 
 from __future__ import annotations
@@ -22,16 +20,13 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects import mysql
+
+from pyobshell.db import Id, Time
 
 
 class StoreKind(str, Enum):
     LOCAL = "local"  # the agent's SQLite file
     CLUSTER = "cluster"  # the ocs database of the cluster
-
-
-Id = BigInteger().with_variant(Integer(), "sqlite")
-Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def _pk() -> Column:

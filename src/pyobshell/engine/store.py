@@ -24,8 +24,8 @@ from pyobshell.engine.read_cache import DataVersionWatch, data_version_watch
 from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow, utcnow
 from pyobshell.engine.schema import StoreKind, TaskTables, build_tables
 from pyobshell.errors import NO_ROW_AFFECTED, TASK_NOT_FOUND
-from pyobshell.schema_migration import add_missing_columns
-from pyobshell.sql_retry import is_connection_lost, run_restarting
+from pyobshell.db import add_missing_columns
+from pyobshell.db import is_connection_lost, run_restarting
 
 _READ_ONLY = "pyobshell_read_only"
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
-from pyobshell.schema_migration import add_missing_columns, index_names
+from pyobshell.db import add_missing_columns, index_names
 from pyobshell.versions import Version
 from pyobshell.wire.package import PackageInfo, UpgradePkgInfo
 

@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from pyobshell.engine.rows import utcnow  # naive UTC, as the task store keeps times
 from pyobshell.errors import COMMON_ILLEGAL_ARGUMENT, ErrorCode, ErrorKind
-from pyobshell.sql_retry import run_restarting
+from pyobshell.db import run_restarting
 from pyobshell.upgrade.packages.inspector import (
     ALL_PACKAGE_NAMES,
     PackageError,
