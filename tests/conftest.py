@@ -1,7 +1,5 @@
-"""Root test configuration. Its presence puts tests/ on sys.path, so test modules can import
-the shared helpers in `simhelpers`.
-
-It also provides the real OceanBase SQL engine of the ``seekdb`` tier: store tests take the
+"""Root test configuration: the fixtures many test packages share (a key pair, a clock moved by
+hand). It also provides the real OceanBase SQL engine of the ``seekdb`` tier: store tests take the
 ``seekdb_url`` fixture through a backend parameter marked ``seekdb``."""
 
 from __future__ import annotations
@@ -15,7 +13,9 @@ import pytest
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seekdb_server import SeekdbUnavailable, running_seekdb
+from pyobshell.security.keypair import AgentKeyPair
+from tests.helpers.clock import FakeClock
+from tests.helpers.seekdb import SeekdbUnavailable, running_seekdb
 
 MYSQL_URL_ENV = "PYOBSHELL_TEST_MYSQL_URL"  # e.g. mysql+pymysql://root:pw@127.0.0.1:2881/ocs
 STORE_DATABASE = "ocs"
@@ -60,3 +60,14 @@ def seekdb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _create_database(url)
         yield url
     shutil.rmtree(base_dir / "store", ignore_errors=True)  # its data (~180 MB); the logs stay
+
+
+@pytest.fixture(scope="session")
+def key_pair() -> AgentKeyPair:
+    """One agent key pair per test session (generating one is the slow part)."""
+    return AgentKeyPair.generate()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pyobshell.observer_config import read_pid
-from simhelpers import sim_cluster, wait_for
+from tests.helpers.sim import sim_cluster, wait_for
 
 pytestmark = pytest.mark.multiprocess
 

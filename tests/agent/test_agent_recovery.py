@@ -16,14 +16,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-import agent_test_tasks
-from agent_test_tasks import JOURNAL_PARAM, RELEASE_FILE, JournalStep, LongContinuableStep, runs
+from tests.agent import agent_test_tasks
+from tests.agent.agent_test_tasks import JOURNAL_PARAM, RELEASE_FILE, JournalStep, LongContinuableStep, runs
 from pyobshell.agent.home import AgentHome
 from pyobshell.agent.tasks import TASK_MODULES_ENV, cluster_store_url
 from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskContext, TaskService, TaskStore, TemplateBuilder
 from pyobshell.ob.target import ObserverTarget
-from simhelpers import connect, query, run_cli, sim_cluster, wait_for
+from tests.helpers.sim import connect, query, run_cli, sim_cluster, wait_for
 
 pytestmark = pytest.mark.multiprocess
 

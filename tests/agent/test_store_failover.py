@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pyobshell.client import ObshellClient
-from simhelpers import kill_observer, sim_cluster, start_observer, wait_for
+from tests.helpers.sim import kill_observer, sim_cluster, start_observer, wait_for
 
 pytestmark = pytest.mark.multiprocess
 

@@ -65,11 +65,6 @@ def test_only_router():
     return router
 
 
-@pytest.fixture(scope="session")
-def key_pair() -> AgentKeyPair:
-    return AgentKeyPair.generate()
-
-
 @pytest.fixture
 def agent_state(tmp_path: Path, key_pair: AgentKeyPair) -> AgentState:
     security = AgentSecurity.create(key_pair, root_check=lambda candidate: candidate == ROOT_PASSWORD)

@@ -70,11 +70,6 @@ for _type in (Ok, Broken, Hold):
     REGISTRY.register(_type)
 
 
-@pytest.fixture(scope="module")
-def key_pair() -> AgentKeyPair:
-    return AgentKeyPair.generate()
-
-
 @pytest.fixture
 def tasks(tmp_path: Path) -> AgentTasks:
     return AgentTasks.for_agent(tmp_path / "tasks.db", OWNER, registry=REGISTRY)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simhelpers import run_cli
+from tests.helpers.sim import run_cli
 
 pytestmark = pytest.mark.multiprocess
 

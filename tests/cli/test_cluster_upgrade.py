@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from simhelpers import run_cli, sim_cluster
+from tests.helpers.sim import run_cli, sim_cluster
 
 pytestmark = pytest.mark.multiprocess
 

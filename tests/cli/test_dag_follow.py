@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cli.dag_factory import upgrade_dag
+from tests.cli.dag_factory import upgrade_dag
 from pyobshell.cli.dag_follow import (
     FIRST_DELAY_S,
     MAX_DELAY_S,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from cli.dag_factory import dag, node, sub_task, upgrade_dag, upgrade_names
+from tests.cli.dag_factory import dag, node, sub_task, upgrade_dag, upgrade_names
 from pyobshell.cli.dag_view import build_view, format_elapsed, parse_time, section_names
 from pyobshell.wire.upgrade import UpgradeMode
 

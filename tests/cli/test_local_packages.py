@@ -11,7 +11,7 @@ from pyobshell.wire.package import PackageInfo
 from pyobshell.cli.local_packages import choose_target, not_stored, route_packages, scan_directory
 from pyobshell.cli.output import CommandFailed
 from pyobshell.versions import Version
-from upgrade_api.packages import build, build_pair
+from tests.api.upgrade.packages import build, build_pair
 
 CURRENT = Version.parse("4.2.1.0-100000012023101010")
 OLD_BUILD, NEW_BUILD = "101000062023110109.el7", "101000072023120101.el7"

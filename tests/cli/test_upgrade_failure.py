@@ -12,7 +12,7 @@ import sys
 import pexpect
 import pytest
 
-from simhelpers import run_cli, sim_cluster
+from tests.helpers.sim import run_cli, sim_cluster
 
 pytestmark = pytest.mark.multiprocess
 

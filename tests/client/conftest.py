@@ -64,11 +64,6 @@ def routes_for_the_client(seen: Seen):
     return router
 
 
-@pytest.fixture(scope="session")
-def key_pair() -> AgentKeyPair:
-    return AgentKeyPair.generate()
-
-
 @pytest.fixture
 def token() -> AgentToken:
     return AgentToken.generate()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-import cluster_test_tasks
+from tests.cluster import cluster_test_tasks
 from pyobshell.agent.home import AgentHome
 from pyobshell.agent.tasks import TASK_MODULES_ENV, cluster_store_url
 from pyobshell.client import ObshellClient
@@ -22,7 +22,7 @@ from pyobshell.cluster.settings import LEASE_ENV, RENEW_ENV
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskContext, TaskService, TaskStore, Template
 from pyobshell.ob.target import ObserverTarget
 from pyobshell.security.agent_token import AgentToken
-from simhelpers import connect, query, run_cli, wait_for
+from tests.helpers.sim import connect, query, run_cli, wait_for
 
 AGENT_PORT = 2886
 LEASE_S = 3.0

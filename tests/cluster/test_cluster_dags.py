@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cluster_helpers import AGENT_PORT, LEASE_S, RENEW_S, ClusterUnderTest, agent_env
-from cluster_test_tasks import HOMES_PARAM, RELEASE_PARAM, HeldStep, HomeStep, runs
+from tests.cluster.cluster_helpers import AGENT_PORT, LEASE_S, RENEW_S, ClusterUnderTest, agent_env
+from tests.cluster.cluster_test_tasks import HOMES_PARAM, RELEASE_PARAM, HeldStep, HomeStep, runs
 from pyobshell.agent.home import AgentHome
 from pyobshell.client import ObshellApiError
 from pyobshell.engine import AgentInfo, Node, TaskContext, TemplateBuilder, encode_local_id
-from simhelpers import sim_cluster, wait_for
+from tests.helpers.sim import sim_cluster, wait_for
 
 pytestmark = pytest.mark.multiprocess
 

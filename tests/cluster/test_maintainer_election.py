@@ -4,6 +4,8 @@ take-over only after the lease, renew by the holder."""
 
 from __future__ import annotations
 
+from tests.helpers.clock import FakeClock
+
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ from pyobshell.agent.tasks import cluster_store_url, open_cluster_store
 from pyobshell.cluster.maintainer_election import MaintainerElection
 from pyobshell.engine import AgentInfo, StoreKind, TaskStore
 from pyobshell.ob.target import ObserverTarget
-from simhelpers import sim_cluster, wait_for
+from tests.helpers.sim import sim_cluster, wait_for
 
 NET = 93
 PASSWORD = "election-pw"
@@ -43,14 +45,6 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             store.close()
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_first_taker_wins_the_other_waits_for_the_lease(store: TaskStore) -> None:
     a = MaintainerElection(store.engine, A, LEASE_S)
     b = MaintainerElection(store.engine, B, LEASE_S)
@@ -71,7 +65,7 @@ def test_first_taker_wins_the_other_waits_for_the_lease(store: TaskStore) -> Non
 
 
 def test_belief_ends_before_anyone_else_can_take(store: TaskStore) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     a = MaintainerElection(store.engine, A, LEASE_S, monotonic=clock)
     wait_for(lambda: a.try_take(), timeout=10, what="A to take the lease")
     clock.now += LEASE_S - 0.01

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-import engine_helpers
-from simhelpers import sim_cluster, worker_net
-from engine_helpers import StoreTarget
+from tests.engine import engine_helpers
+from tests.helpers.sim import sim_cluster, worker_net
+from tests.engine.engine_helpers import StoreTarget
 from pyobshell.engine.schema import StoreKind, build_tables
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from engine_helpers import StoreTarget
-from engine_helpers import SCRIPT, Blocking, Step, running_engine, wait_dag, wait_for
+from tests.engine.engine_helpers import StoreTarget
+from tests.engine.engine_helpers import SCRIPT, Blocking, Step, running_engine, wait_dag, wait_for
 
 from pyobshell.engine import Maintainer, Task, TaskContext, TaskEngine, TemplateBuilder
 from pyobshell.engine.schema import StoreKind

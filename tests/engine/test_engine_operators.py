@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from engine_helpers import StoreTarget
-from engine_helpers import AGENTS, SCRIPT, Blocking, Rigid, Step, Uncancellable, running_engine, wait_dag, wait_for
+from tests.engine.engine_helpers import StoreTarget
+from tests.engine.engine_helpers import AGENTS, SCRIPT, Blocking, Rigid, Step, Uncancellable, running_engine, wait_dag, wait_for
 
 from pyobshell.engine import TaskContext, TaskOwnedByOtherAgent, TemplateBuilder
 from pyobshell.engine.generic_id import encode_local_id

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from engine_helpers import OWNER, Step, make_registry
+from tests.engine.engine_helpers import OWNER, Step, make_registry
 from pyobshell.engine import TaskService, TaskStore, TemplateBuilder
 from pyobshell.engine.model import State
 from pyobshell.engine.read_cache import ReadCache, data_version_watch

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from engine_helpers import (
+from tests.engine.engine_helpers import (
     OWNER,
     SCRIPT,
     Blocking,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from engine_helpers import StoreTarget
-from engine_helpers import AGENTS, OWNER, SCRIPT, Step, Waiter, running_engine, wait_dag
+from tests.engine.engine_helpers import StoreTarget
+from tests.engine.engine_helpers import AGENTS, OWNER, SCRIPT, Step, Waiter, running_engine, wait_dag
 
 from pyobshell.engine import Node, TaskContext, TaskOwnedByOtherAgent, TaskServices, TemplateBuilder
 from pyobshell.engine.generic_id import encode_cluster_id, encode_local_id

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_helpers import StoreTarget
-from engine_helpers import AGENTS, OWNER, Step, make_registry
+from tests.engine.engine_helpers import StoreTarget
+from tests.engine.engine_helpers import AGENTS, OWNER, Step, make_registry
 from sqlalchemy import create_engine, inspect, select, text
 
 from pyobshell.engine import Maintainer, MaintenanceType, Node, Task, TaskContext, TaskStore, TemplateBuilder

@@ -8,7 +8,7 @@ import threading
 
 import pymysql
 import pytest
-from engine_helpers import OWNER, Step, StoreTarget, make_registry
+from tests.engine.engine_helpers import OWNER, Step, StoreTarget, make_registry
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pyobshell.cluster import maintainer_rpc

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_mysql import FakeObserverSql
+from tests.ob.fake_mysql import FakeObserverSql
 
 from pyobshell.observer_config import PID_RELATIVE_PATH, write_config
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions

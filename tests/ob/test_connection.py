@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fake_mysql import FakeObserverSql
+from tests.ob.fake_mysql import FakeObserverSql
 
 from pyobshell.errors import ObshellError
 from pyobshell.ob.connection import ObConnectionPool

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fake_mysql import FakeObserverSql
+from tests.ob.fake_mysql import FakeObserverSql
 
 from pyobshell.observer_config import PID_RELATIVE_PATH
 from pyobshell.ob.connection import ObConnectionPool

@@ -20,7 +20,7 @@ from obshell.service.client_v1 import OBShellHandleError, TaskExecuteFailedError
 
 from pyobshell.client import ObshellClient
 from pyobshell.sim.faults import clear_fault, set_fault
-from simhelpers import connect, query, run_cli, sim_cluster, wait_for
+from tests.helpers.sim import connect, query, run_cli, sim_cluster, wait_for
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.obshell_sdk]
 

@@ -3,6 +3,8 @@ that only moves when told to, and a verifier wired to both."""
 
 from __future__ import annotations
 
+from tests.helpers.clock import FakeClock
+
 from collections.abc import Callable
 
 import pytest
@@ -16,28 +18,6 @@ from pyobshell.security.request_verifier import RequestVerifier
 
 ROOT_PASSWORD = "r00t-S3cret!"
 AGENT_PASSWORD = "ag3nt-pw"
-START = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float = START):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(scope="session")
-def key_pair() -> AgentKeyPair:
-    return AgentKeyPair.generate()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 from pyobshell.security.request_verifier import RequestVerifier
 
-from .conftest import ROOT_PASSWORD, FakeClock, assert_refused
+from tests.helpers.clock import FakeClock
+from tests.security.conftest import ROOT_PASSWORD, assert_refused
 
 RPC = "/rpc/v1/agent/heartbeat"
 RPC_ONLY = frozenset({AuthKind.AGENT_TOKEN})

@@ -2,7 +2,7 @@ import pytest
 
 from pyobshell.security.lockout import LockoutPolicy, LockoutTracker, fingerprint
 
-from .conftest import FakeClock
+from tests.helpers.clock import FakeClock
 
 
 def test_lock_and_release():

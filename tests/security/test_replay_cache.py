@@ -1,6 +1,6 @@
 from pyobshell.security.replay_cache import ReplayCache
 
-from .conftest import FakeClock
+from tests.helpers.clock import FakeClock
 
 
 def test_same_ciphertext_refused_until_it_expires():

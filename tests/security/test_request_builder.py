@@ -12,8 +12,8 @@ from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 from pyobshell.security.request_header import ForwardAgent, ForwardType
 
-from .conftest import FakeClock
-from .test_keypair import LEGACY_512_BIT_KEY
+from tests.helpers.clock import FakeClock
+from tests.security.test_keypair import LEGACY_512_BIT_KEY
 
 URI = "/api/v1/ob/upgrade?x=1"
 

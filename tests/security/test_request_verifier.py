@@ -11,8 +11,9 @@ from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 from pyobshell.security.request_header import RequestHeader
 from pyobshell.security.request_verifier import RequestVerifier, has_auth_header
 
-from .client_wire import aes_cbc_b64, rsa_53, sdk_v2_request, web_ui_request
-from .conftest import AGENT_PASSWORD, ROOT_PASSWORD, FakeClock, assert_refused
+from tests.security.client_wire import aes_cbc_b64, rsa_53, sdk_v2_request, web_ui_request
+from tests.helpers.clock import FakeClock
+from tests.security.conftest import AGENT_PASSWORD, ROOT_PASSWORD, assert_refused
 
 URI = "/api/v1/ob/upgrade"
 BODY = {"version": "4.2.1.1", "release": "101000062023110109.el7", "mode": "rolling", "upgradeDir": ""}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from simhelpers import connect, query, run_cli, sim_cluster, wait_for
+from tests.helpers.sim import connect, query, run_cli, sim_cluster, wait_for
 from pyobshell.observer_config import read_pid
 
 pytestmark = pytest.mark.multiprocess

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from simhelpers import sim_cluster
+from tests.helpers.sim import sim_cluster
 
 pytestmark = pytest.mark.multiprocess
 PASSWORD = "sapw"

@@ -23,7 +23,7 @@ from pyobshell.sim import cluster_state, sql_functions, sql_session, statement_c
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_session import ObserverInfo, SimSession, _result
 from pyobshell.sim.sql_translate import Translated, translate
-from simhelpers import connect, query, sim_cluster
+from tests.helpers.sim import connect, query, sim_cluster
 
 MYSQL = Dialect.get_or_raise("mysql")
 S, D, N = "\x01", "\x02", "\x03"  # the shape markers: 'string', "string", number

@@ -14,8 +14,8 @@ from pyobshell.upgrade.packages.inspector import (
 )
 from pyobshell.upgrade.route_file import parse_route_file
 
-from . import rpm_factory as factory
-from .rpm_factory import HOME, ROUTE_YAML
+from tests.upgrade import rpm_factory as factory
+from tests.upgrade.rpm_factory import HOME, ROUTE_YAML
 
 
 def refused(path, **kwargs) -> PackageError:

@@ -21,10 +21,10 @@ from pyobshell.upgrade.packages import store as package_store
 from pyobshell.upgrade.packages.inspector import inspect_rpm
 from pyobshell.upgrade.packages.schema import build_package_tables
 from pyobshell.upgrade.packages.store import PackageStore
-from simhelpers import sim_cluster
+from tests.helpers.sim import sim_cluster
 
-from . import rpm_factory as factory
-from .rpm_factory import HOME
+from tests.upgrade import rpm_factory as factory
+from tests.upgrade.rpm_factory import HOME
 
 RELEASE = "101000062023110109.el7"
 SMALL_CHUNK = 4096  # several chunks even for the small simulated packages

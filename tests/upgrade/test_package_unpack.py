@@ -6,8 +6,8 @@ import pytest
 from pyobshell.sim.rpm_writer import RpmFileEntry
 from pyobshell.upgrade.packages.inspector import PackageError, PackageProblem, inspect_rpm, unpack_rpm
 
-from . import rpm_factory as factory
-from .rpm_factory import HOME, ROUTE_YAML
+from tests.upgrade import rpm_factory as factory
+from tests.upgrade.rpm_factory import HOME, ROUTE_YAML
 
 
 @pytest.fixture

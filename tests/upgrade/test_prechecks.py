@@ -15,7 +15,7 @@ from pyobshell.observer_config import read_pid
 from pyobshell.upgrade import prechecks
 from pyobshell.upgrade.prechecks import AgentFacts, CheckFailure
 from pyobshell.wire.upgrade import UpgradeMode
-from simhelpers import connect, query as run_query, sim_cluster, wait_for
+from tests.helpers.sim import connect, query as run_query, sim_cluster, wait_for
 
 
 class scripted:

@@ -14,7 +14,7 @@ from pyobshell.upgrade.route import (
 )
 from pyobshell.versions import Version
 
-from .route_oracle import RouteOracle
+from tests.upgrade.route_oracle import RouteOracle
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FILES = {

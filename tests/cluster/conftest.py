@@ -1,8 +1,0 @@
-"""Cluster tests import their task module by name, as the agents do."""
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
