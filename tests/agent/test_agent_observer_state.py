@@ -13,6 +13,7 @@ import pytest
 
 from pyobshell.observer_config import read_pid
 from tests.helpers.sim import sim_cluster, wait_for
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
@@ -23,7 +24,7 @@ def ob_state(agent: dict) -> int:
 
 
 def test_agent_survives_the_observer_going_away_and_coming_back(tmp_path: Path) -> None:
-    with sim_cluster(tmp_path / "c", net=73, zones=1, password="state-pw", agents=True) as cluster:
+    with sim_cluster(tmp_path / "c", net=nets.AGENT_OBSERVER_STATE, zones=1, password="state-pw", agents=True) as cluster:
         agent, observer = cluster["agents"][0], cluster["observers"][0]
         home = Path(observer["home"])
         wait_for(lambda: ob_state(agent) == 3, 30, "obState AVAILABLE")

@@ -24,10 +24,11 @@ from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskContext, TaskService, TaskStore, TemplateBuilder
 from pyobshell.ob.target import ObserverTarget
 from tests.helpers.sim import connect, query, run_cli, sim_cluster, wait_for
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
-NET = 71
+NET = nets.AGENT_RECOVERY
 PASSWORD = "recovery-pw"
 AGENT_PORT = 2886
 

@@ -10,10 +10,11 @@ import pytest
 
 from pyobshell.client import ObshellClient
 from tests.helpers.sim import kill_observer, sim_cluster, start_observer, wait_for
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
-NET = 52
+NET = nets.STORE_FAILOVER
 PASSWORD = "failover-Pw1"
 
 

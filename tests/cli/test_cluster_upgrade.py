@@ -11,6 +11,7 @@ import re
 import pytest
 
 from tests.helpers.sim import run_cli, sim_cluster
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
@@ -22,7 +23,7 @@ ENV = {**os.environ, "OB_ROOT_PASSWORD": PASSWORD}
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("cli-upgrade")
-    with sim_cluster(root / "c", net=21, zones=3, password=PASSWORD, agents=True) as document:
+    with sim_cluster(root / "c", net=nets.CLI_UPGRADE, zones=3, password=PASSWORD, agents=True) as document:
         run_cli("sim", "package", "--version", NEW_VERSION, "--release", NEW_RELEASE, "--out", str(root / "pkg"))
         (root / "pkg" / "README.rpm").write_text("not a package")  # skipped with a warning
         document["pkg_dir"] = root / "pkg"

@@ -13,6 +13,7 @@ import pexpect
 import pytest
 
 from tests.helpers.sim import run_cli, sim_cluster
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
@@ -24,7 +25,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("cli-failure")
-    with sim_cluster(root / "c", net=22, zones=3, password=PASSWORD, agents=True) as document:
+    with sim_cluster(root / "c", net=nets.CLI_UPGRADE_FAILURE, zones=3, password=PASSWORD, agents=True) as document:
         run_cli("sim", "package", "--version", NEW_VERSION, "--release", NEW_RELEASE, "--out", str(root / "pkg"))
         run_cli("sim", "fault", "--dir", str(root / "c"), "--kind", "upgrade_job_fails")  # the post script fails
         document["dir"], document["pkg_dir"] = root / "c", root / "pkg"

@@ -19,10 +19,11 @@ from pyobshell.agent.home import AgentHome
 from pyobshell.client import ObshellApiError
 from pyobshell.engine import AgentInfo, Node, TaskContext, TemplateBuilder, encode_local_id
 from tests.helpers.sim import sim_cluster, wait_for
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
-NET = 92
+NET = nets.CLUSTER_DAGS
 PASSWORD = "cluster-pw"
 
 

@@ -17,8 +17,9 @@ from pyobshell.cluster.maintainer_election import MaintainerElection
 from pyobshell.engine import AgentInfo, StoreKind, TaskStore
 from pyobshell.ob.target import ObserverTarget
 from tests.helpers.sim import sim_cluster, wait_for
+from tests.helpers import nets
 
-NET = 93
+NET = nets.MAINTAINER_ELECTION
 PASSWORD = "election-pw"
 LEASE_S = 1.0
 A, B = AgentInfo("10.0.0.1", 2886), AgentInfo("10.0.0.2", 2886)

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine
 
 from tests.engine import engine_helpers
-from tests.helpers.sim import sim_cluster, worker_net
+from tests.helpers import nets
+from tests.helpers.sim import sim_cluster
 from tests.engine.engine_helpers import StoreTarget
 from pyobshell.engine.schema import StoreKind, build_tables
 
@@ -40,7 +41,7 @@ def _reset_mysql(url: str) -> None:
 def cluster_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The `ocs` database of a simulated OceanBase."""
     password = "enginepw"
-    with sim_cluster(tmp_path_factory.mktemp("engine-sim") / "c", net=worker_net(15), zones=1, password=password) as document:
+    with sim_cluster(tmp_path_factory.mktemp("engine-sim") / "c", net=nets.worker_net(), zones=1, password=password) as document:
         ip = document["observers"][0]["ip"]
         admin = create_engine(f"mysql+pymysql://root%40sys:{password}@{ip}:2881/oceanbase")
         with admin.begin() as conn:

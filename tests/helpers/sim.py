@@ -21,14 +21,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PYOBSHELL = [sys.executable, "-m", "pyobshell.cli.main"]
 
 
-def worker_net(base: int) -> int:
-    """A simulated network for a session-wide cluster: under pytest-xdist each worker gets its
-    own (base, base + 100, ...), so workers never share addresses."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(worker[2:]) if worker[2:].isdigit() else 0
-    return base + 100 * index
-
-
 def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
     """Poll ``condition`` (fast, then backing off) until it returns something truthy."""
     deadline = time.monotonic() + timeout

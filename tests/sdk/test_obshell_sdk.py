@@ -21,11 +21,12 @@ from obshell.service.client_v1 import OBShellHandleError, TaskExecuteFailedError
 from pyobshell.client import ObshellClient
 from pyobshell.sim.faults import clear_fault, set_fault
 from tests.helpers.sim import connect, query, run_cli, sim_cluster, wait_for
+from tests.helpers import nets
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.obshell_sdk]
 
 PASSWORD = "sdk-Passw0rd!"
-UPGRADE_NET, STOP_SERVICE_NET = 53, 54
+UPGRADE_NET, STOP_SERVICE_NET = nets.SDK_UPGRADE, nets.SDK_STOP_SERVICE
 RELEASES = {"4.2.1.1": "101000062023110109.el7", "4.2.1.2": "102000032023120512.el7"}
 # An observer that never serves fails its restart after 12 s (not 300 s).
 SHORT_WAITS = {"PYOBSHELL_UPGRADE_TIMINGS": "cluster_ready_wait_s=12"}

@@ -13,6 +13,7 @@ import pymysql
 import pytest
 
 from tests.helpers.sim import connect, query, run_cli, sim_cluster, wait_for
+from tests.helpers import nets
 from pyobshell.observer_config import read_pid
 
 pytestmark = pytest.mark.multiprocess
@@ -22,7 +23,7 @@ PASSWORD = "rootpw"
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("sim") / "c"
-    with sim_cluster(directory, net=11, password=PASSWORD) as document:
+    with sim_cluster(directory, net=nets.SIM_CLUSTER, password=PASSWORD) as document:
         document["dir"] = directory
         yield document
 
@@ -223,9 +224,9 @@ def test_unknown_fault_is_a_usage_error(cluster: dict) -> None:
 
 
 def test_sim_up_refuses_a_used_directory_and_busy_ports(cluster: dict, tmp_path: Path) -> None:
-    used = run_cli("sim", "up", "--dir", str(cluster["dir"]), "--net", "12", "--no-agents", "--profile", "fast", check=False)
+    used = run_cli("sim", "up", "--dir", str(cluster["dir"]), "--net", str(nets.SIM_NEVER_STARTED), "--no-agents", "--profile", "fast", check=False)
     assert used.returncode != 0 and "not empty" in used.stderr
-    busy = run_cli("sim", "up", "--dir", str(tmp_path / "other"), "--net", "11", "--no-agents", "--profile", "fast",
+    busy = run_cli("sim", "up", "--dir", str(tmp_path / "other"), "--net", str(nets.SIM_CLUSTER), "--no-agents", "--profile", "fast",
                    check=False)
     assert busy.returncode != 0 and "already in use" in busy.stderr
     assert not (tmp_path / "other").exists()
@@ -235,7 +236,7 @@ def test_sim_up_refuses_a_used_directory_and_busy_ports(cluster: dict, tmp_path:
 
 def test_sim_down_leaves_no_process(tmp_path: Path) -> None:
     directory = tmp_path / "short"
-    with sim_cluster(directory, net=13, zones=2, servers_per_zone=2) as document:
+    with sim_cluster(directory, net=nets.SIM_FOUR_SERVERS, zones=2, servers_per_zone=2) as document:
         pids = [read_pid(Path(o["home"])) for o in document["observers"]]
         assert all(pid and Path(f"/proc/{pid}").exists() for pid in pids)
     for pid in pids:

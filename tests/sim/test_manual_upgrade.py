@@ -22,11 +22,12 @@ import psutil
 import pymysql
 import pytest
 import rpmfile
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
-UPGRADE_NET = 201
-FAILURES_NET = 202
+UPGRADE_NET = nets.MANUAL_UPGRADE
+FAILURES_NET = nets.MANUAL_FAILURES
 OLD_VERSION, OLD_RELEASE = "4.2.1.0", "100000012023101010.el7"
 NEW_VERSION, NEW_RELEASE = "4.2.1.1", "101000062023110109.el7"
 ROOT_PASSWORD = "Up-grade#1"

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers.sim import sim_cluster
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 PASSWORD = "sapw"
@@ -17,7 +18,7 @@ PASSWORD = "sapw"
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("sa") / "c"
-    with sim_cluster(directory, net=14, zones=1, password=PASSWORD) as document:
+    with sim_cluster(directory, net=nets.SQLALCHEMY_ON_SIM, zones=1, password=PASSWORD) as document:
         ip = document["observers"][0]["ip"]
         admin = sa.create_engine(f"mysql+pymysql://root%40sys:{PASSWORD}@{ip}:2881/oceanbase")
         with admin.begin() as conn:

@@ -24,6 +24,7 @@ from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_session import ObserverInfo, SimSession, _result
 from pyobshell.sim.sql_translate import Translated, translate
 from tests.helpers.sim import connect, query, sim_cluster
+from tests.helpers import nets
 
 MYSQL = Dialect.get_or_raise("mysql")
 S, D, N = "\x01", "\x02", "\x03"  # the shape markers: 'string', "string", number
@@ -343,7 +344,7 @@ PASSWORD = "cachepw"
 @pytest.fixture(scope="module")
 def observer(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("cache") / "c"
-    with sim_cluster(directory, net=17, zones=1, password=PASSWORD) as document:
+    with sim_cluster(directory, net=nets.STATEMENT_CACHE, zones=1, password=PASSWORD) as document:
         observer = document["observers"][0]
         with connect(observer, PASSWORD, database=None) as conn:
             query(conn, "CREATE DATABASE IF NOT EXISTS ocs")

@@ -25,6 +25,7 @@ from tests.helpers.sim import sim_cluster
 
 from tests.upgrade import rpm_factory as factory
 from tests.upgrade.rpm_factory import HOME
+from tests.helpers import nets
 
 RELEASE = "101000062023110109.el7"
 SMALL_CHUNK = 4096  # several chunks even for the small simulated packages
@@ -34,7 +35,7 @@ SIM_PASSWORD = "pkgstorepw"
 @pytest.fixture(scope="module")
 def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The `ocs` database of a one-observer simulated cluster."""
-    with sim_cluster(tmp_path_factory.mktemp("pkg-sim") / "c", net=81, zones=1, password=SIM_PASSWORD) as doc:
+    with sim_cluster(tmp_path_factory.mktemp("pkg-sim") / "c", net=nets.PACKAGE_STORE, zones=1, password=SIM_PASSWORD) as doc:
         ip = doc["observers"][0]["ip"]
         admin = create_engine(f"mysql+pymysql://root%40sys:{SIM_PASSWORD}@{ip}:2881/oceanbase")
         with admin.begin() as conn:

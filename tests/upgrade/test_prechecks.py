@@ -16,6 +16,7 @@ from pyobshell.upgrade import prechecks
 from pyobshell.upgrade.prechecks import AgentFacts, CheckFailure
 from pyobshell.wire.upgrade import UpgradeMode
 from tests.helpers.sim import connect, query as run_query, sim_cluster, wait_for
+from tests.helpers import nets
 
 
 class scripted:
@@ -129,7 +130,7 @@ def test_upgrade_dir_space_and_default(tmp_path: Path) -> None:
 @pytest.mark.multiprocess
 def test_checks_on_a_simulated_cluster(tmp_path: Path) -> None:
     password = "pre-pw"
-    with sim_cluster(tmp_path / "c", net=16, zones=3, password=password) as cluster:
+    with sim_cluster(tmp_path / "c", net=nets.PRECHECKS, zones=3, password=password) as cluster:
         conn = connect(cluster["observers"][0], password)
 
         query = Connection(conn)

@@ -69,7 +69,8 @@ def up(
     agent_port: Annotated[int, typer.Option("--agent-port")] = 2886,
 ) -> None:
     """Install and start a simulated cluster, wait until it serves, write DIR/cluster.json."""
-    from pyobshell.sim.cluster import SimError, UpRequest, sim_up
+    from pyobshell.sim.cluster import sim_up
+    from pyobshell.sim.topology import SimError, UpRequest
     from pyobshell.sim.settings import SimSettings
 
     if profile not in ("realistic", "fast"):
@@ -92,7 +93,8 @@ def up(
 @app.command("down")
 def down(directory: Annotated[Path, typer.Option("--dir", help="Directory given to 'sim up'.")]) -> None:
     """Stop every process that 'sim up' started in DIR."""
-    from pyobshell.sim.cluster import SimError, sim_down
+    from pyobshell.sim.cluster import sim_down
+    from pyobshell.sim.topology import SimError
 
     try:
         pids = sim_down(directory)

@@ -9,27 +9,22 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import httpx
 
+from pyobshell.sim.topology import Host, SimError, UpRequest
+
 CLUSTER_AGENT = "CLUSTER AGENT"
 JOIN_TIMEOUT_S = 120.0
-
-if TYPE_CHECKING:
-    from pyobshell.sim.cluster import Host, UpRequest
-
 
 def agents_available() -> bool:
     return importlib.util.find_spec("pyobshell.cli.agent_cmd") is not None
 
 
-def start_agents(hosts: list["Host"], request: "UpRequest") -> list[dict]:
-    from pyobshell.sim.cluster import SimError
-
+def start_agents(hosts: list[Host], request: UpRequest) -> list[dict]:
     env = {**os.environ, "OB_ROOT_PASSWORD": request.root_password}
 
-    def start(host: "Host") -> subprocess.CompletedProcess:
+    def start(host: Host) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "pyobshell.cli.main", "agent", "start", "--home", str(host.agent_home),
                    "--ip", host.ip, "--port", str(request.agent_port), "--ob-home", str(host.home)]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
@@ -55,8 +50,6 @@ def _identity(client: httpx.Client, ip: str, port: int) -> str:
 
 def wait_for_cluster_agents(ips: list[str], port: int, timeout_s: float = JOIN_TIMEOUT_S) -> None:
     """Return once every agent reports itself a CLUSTER AGENT (it joined the cluster)."""
-    from pyobshell.sim.cluster import SimError
-
     deadline = time.monotonic() + timeout_s
     waiting = list(ips)
     with httpx.Client(timeout=5.0) as client:

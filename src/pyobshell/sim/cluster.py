@@ -13,79 +13,21 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import pymysql
 
 from pyobshell.observer_config import read_pid, write_config
 from pyobshell.sim import cluster_state
+from pyobshell.sim.agents import agents_available, start_agents
 from pyobshell.sim.cluster_state import ClusterSpec, ServerSpec
 from pyobshell.sim.installer import InstallError, install_packages
 from pyobshell.sim.observer import process_alive
-from pyobshell.sim.package_builder import BuildVersion, build_packages
-from pyobshell.sim.settings import SimSettings
+from pyobshell.sim.package_builder import build_packages
+from pyobshell.sim.topology import Host, SimError, UpRequest, plan_hosts
 
 CLUSTER_FILE = "cluster.json"
-DEFAULT_SQL_PORT, DEFAULT_RPC_PORT, DEFAULT_AGENT_PORT = 2881, 2882, 2886
-
-
-class SimError(Exception):
-    """`sim up`/`sim down` cannot do what was asked; the message says why and what to do."""
-
-
-@dataclass
-class UpRequest:
-    directory: Path
-    zones: int
-    servers_per_zone: int
-    version: str
-    release: str
-    root_password: str = ""
-    net: int = 0
-    agents: bool = True
-    sql_port: int = DEFAULT_SQL_PORT
-    rpc_port: int = DEFAULT_RPC_PORT
-    agent_port: int = DEFAULT_AGENT_PORT
-    settings: SimSettings = field(default_factory=SimSettings.realistic)
-    ready_timeout: float = 60.0
-
-    def validate(self) -> None:
-        if not 1 <= self.zones <= 254:
-            raise SimError(f"--zones must be between 1 and 254, got {self.zones}")
-        if not 1 <= self.servers_per_zone <= 254:
-            raise SimError(f"--servers-per-zone must be between 1 and 254, got {self.servers_per_zone}")
-        if not 0 <= self.net <= 255:
-            raise SimError(f"--net must be between 0 and 255, got {self.net}")
-        for name, port in (("sql", self.sql_port), ("rpc", self.rpc_port), ("agent", self.agent_port)):
-            if not 1 <= port <= 65535:
-                raise SimError(f"the {name} port must be between 1 and 65535, got {port}")
-        try:
-            BuildVersion.parse(self.version, self.release)
-        except ValueError as error:
-            raise SimError(str(error)) from None
-
-
-@dataclass(frozen=True)
-class Host:
-    zone: str
-    ip: str
-    home: Path  # the observer home
-    agent_home: Path
-
-
-def host_ip(net: int, zone: int, server: int) -> str:
-    return f"127.{net}.{zone}.{server}"
-
-
-def plan_hosts(request: UpRequest) -> list[Host]:
-    root = request.directory.resolve()
-    hosts = []
-    for z in range(1, request.zones + 1):
-        for s in range(1, request.servers_per_zone + 1):
-            ip = host_ip(request.net, z, s)
-            hosts.append(Host(f"zone{z}", ip, root / "hosts" / ip / "oceanbase", root / "hosts" / ip / "agent"))
-    return hosts
 
 
 def port_free(ip: str, port: int) -> bool:
@@ -175,8 +117,6 @@ def sim_up(request: UpRequest) -> dict:
     hosts = plan_hosts(request)
     check_ports(request, hosts)
     if request.agents:
-        from pyobshell.sim.agents import agents_available
-
         if not agents_available():
             raise SimError("agents are not available in this build yet; use --no-agents")
     root = request.directory.resolve()
@@ -193,8 +133,6 @@ def sim_up(request: UpRequest) -> dict:
         wait_cluster_ready(hosts[0].ip, request.sql_port, request.root_password, len(hosts), request.ready_timeout)
         agents: list[dict] = []
         if request.agents:
-            from pyobshell.sim.agents import start_agents
-
             agents = start_agents(hosts, request)
         document = cluster_document(request, hosts, agents)
         (root / CLUSTER_FILE).write_text(json.dumps(document, indent=2) + "\n")

@@ -10,10 +10,11 @@ import pytest
 
 from pyobshell.client import ObshellApiError, ObshellClient
 from tests.helpers.sim import run_cli, sim_cluster, wait_for
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
-NET = 61
+NET = nets.AGENT_PROCESS
 AGENT_IP = f"127.{NET}.1.1"
 AGENT_PORT = 2886
 ROOT_PASSWORD = "agent-Process-pw"  # long: a 2-letter one can occur in base64 text by chance

@@ -10,8 +10,9 @@ import pytest
 from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.sim.package_builder import build_packages
 from tests.helpers.sim import sim_cluster, wait_for
+from tests.helpers import nets
 
-NET = 51
+NET = nets.PACKAGES_ON_CLUSTER
 PASSWORD = "pkg-cluster-pw"
 RELEASE = "101000062023110109.el7"
 

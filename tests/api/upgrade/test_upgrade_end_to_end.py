@@ -12,6 +12,7 @@ import pytest
 
 from pyobshell.client import ObshellApiError, ObshellClient
 from tests.helpers.sim import connect, query, run_cli, sim_cluster, wait_for
+from tests.helpers import nets
 
 pytestmark = pytest.mark.multiprocess
 
@@ -51,7 +52,7 @@ class ClusterProbe(threading.Thread):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("seed")
-    with sim_cluster(root / "c", net=41, zones=3, password=PASSWORD, agents=True) as document:
+    with sim_cluster(root / "c", net=nets.API_END_TO_END, zones=3, password=PASSWORD, agents=True) as document:
         run_cli("sim", "package", "--version", NEW_VERSION, "--release", NEW_RELEASE, "--out", str(root / "pkg"))
         document["packages"] = sorted((root / "pkg").glob("*.rpm"))
         yield document

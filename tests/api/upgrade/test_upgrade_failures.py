@@ -23,6 +23,7 @@ from pyobshell.sim.faults import clear_fault, set_fault
 from pyobshell.upgrade.packages.store import PACKAGE_STORE_FAILED, PackageStore
 from pyobshell.upgrade.environment import UpgradeTimings
 
+from tests.helpers import nets
 from tests.api.upgrade.upgrade_runs import (
     SHORT_WAITS,
     OLD_VERSION,
@@ -41,7 +42,7 @@ from tests.api.upgrade.upgrade_runs import (
 )
 
 PASSWORD = "fail-Passw0rd"
-CHAIN_NET, PRECHECK_NET = 44, 45
+CHAIN_NET, PRECHECK_NET = nets.API_CHAIN, nets.API_PRECHECK
 VERSIONS = [OLD_VERSION, "4.2.1.1", "4.2.1.2", "4.2.1.3"]
 REINSTALL = "Reinstall and restart observer"
 

@@ -12,6 +12,7 @@ from tests.helpers.sim import connect, query, sim_cluster
 
 from pyobshell.ob.process import process_start_time
 
+from tests.helpers import nets
 from tests.api.upgrade.upgrade_runs import (
     QUICK_POLLS,
     OLD_VERSION,
@@ -31,7 +32,7 @@ from tests.api.upgrade.upgrade_runs import (
 pytestmark = pytest.mark.multiprocess
 
 PASSWORD = "modes-Passw0rd"
-STOP_SERVICE_NET, TWO_HOP_NET = 42, 43
+STOP_SERVICE_NET, TWO_HOP_NET = nets.API_STOP_SERVICE, nets.API_TWO_HOP
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from tests.upgrade.tasks.sim_upgrade import (
     wait_finished,
 )
 from tests.helpers.sim import connect, query, run_cli, sim_cluster
+from tests.helpers import nets
 
 from pyobshell.engine import Node, Task, register_task_type
 from pyobshell.upgrade.stages import StageKind, upgrade_stages
@@ -30,7 +31,7 @@ OLD_VERSION, OLD_RELEASE = "4.2.1.0", "100000012023101010.el7"
 NEW_VERSION, NEW_RELEASE = "4.2.1.1", "101000062023110109.el7"
 NEW_BUILD = f"{NEW_VERSION}_{NEW_RELEASE.split('.')[0]}"
 PASSWORD = "Up'grade#1"
-UPGRADE_NET, FAILURE_NET = 31, 32
+UPGRADE_NET, FAILURE_NET = nets.TASKS_UPGRADE, nets.TASKS_FAILURE
 DAG_TIMEOUT_S = 600
 
 
