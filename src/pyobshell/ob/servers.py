@@ -54,3 +54,10 @@ def active_servers(sql: Sql, zones: list[str] | None = None) -> list[str]:
 def server_zones(sql: Sql) -> list[tuple[str, str]]:
     """(SVR_IP, ZONE) of every server."""
     return [(str(r["SVR_IP"]), str(r["ZONE"])) for r in sql.query("SELECT SVR_IP, ZONE FROM oceanbase.DBA_OB_SERVERS")]
+
+
+def inactive_servers(sql: Sql, zones: list[str] | None = None) -> list[str]:
+    """``ip:rpc_port (zone, STATUS)`` of the servers not ACTIVE (of ``zones`` only, when given)."""
+    rows = sql.query("SELECT SVR_IP, SVR_PORT, ZONE, STATUS FROM oceanbase.DBA_OB_SERVERS")
+    return [f"{r['SVR_IP']}:{int(r['SVR_PORT'])} ({r['ZONE']}, {r['STATUS']})" for r in rows
+            if str(r["STATUS"]).upper() != "ACTIVE" and (not zones or r["ZONE"] in zones)]

@@ -58,6 +58,7 @@ class UpgradeTimings:
     cluster_ready_wait_s: float = 300.0  # every server ACTIVE and every log stream in sync
     freeze_wait_s: float = 1200.0  # minor freeze until every checkpoint moves
     script_timeout_s: int = 0  # the scripts' -t: 0 lets each script use its built-in waits
+    script_run_timeout_s: float = 3600.0  # one whole script run, whatever its -t (then the step fails)
     command_timeout_s: float = 60.0  # short commands: python -c, observer -V
 
     @classmethod

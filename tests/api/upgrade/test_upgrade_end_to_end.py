@@ -49,6 +49,30 @@ class ClusterProbe(threading.Thread):
                 self.sql_failures.append(last)
 
 
+class CommandLineWatch(threading.Thread):
+    """Reads every process's /proc/<pid>/cmdline while the upgrade runs: which upgrade scripts
+    were seen running, and any command line that held the root password."""
+
+    def __init__(self, secret: str):
+        super().__init__(daemon=True)
+        self.secret = secret.encode()
+        self.scripts: set[str] = set()
+        self.leaks: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.01):
+            for entry in Path("/proc").iterdir():
+                try:
+                    argv = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+                except OSError:
+                    continue
+                self.scripts.update(word.decode().rsplit("/", 1)[1] for word in argv.split(b"\0")
+                                    if word.endswith(b".py") and b"/etc/upgrade_" in word)
+                if self.secret in argv:
+                    self.leaks.append(argv.replace(b"\0", b" ").decode(errors="replace"))
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("seed")
@@ -88,8 +112,9 @@ def test_upgrade_check_downloads_verifies_and_cleans_up(cluster: dict) -> None:
 def test_rolling_upgrade_through_the_api(cluster: dict) -> None:
     api = client_for(cluster["agents"][1])
     body = {"version": NEW_VERSION, "release": NEW_RELEASE, "mode": "rolling", "upgradeDir": ""}
-    probe = ClusterProbe(cluster["observers"])
+    probe, watch = ClusterProbe(cluster["observers"]), CommandLineWatch(PASSWORD)
     probe.start()
+    watch.start()
     try:
         raw = api.raw_request("POST", "/api/v1/ob/upgrade", body)
         envelope = raw.json()
@@ -108,7 +133,12 @@ def test_rolling_upgrade_through_the_api(cluster: dict) -> None:
         assert final["state"] == "SUCCEED", api.request("GET", f"/api/v1/task/dag/{dag['id']}")
     finally:
         probe.done.set()
+        watch.done.set()
         probe.join(10)
+        watch.join(10)
+    # the upgrade scripts ran, and no process on this host ever had the password in its arguments
+    assert watch.scripts & {"upgrade_checker.py", "upgrade_pre.py", "upgrade_health_checker.py", "upgrade_post.py"}
+    assert watch.leaks == []
     with connect(cluster["observers"][0], PASSWORD) as conn:
         builds = {row[0].split("_")[0] for row in query(conn, "SELECT BUILD_VERSION FROM DBA_OB_SERVERS")}
         assert builds == {NEW_VERSION}

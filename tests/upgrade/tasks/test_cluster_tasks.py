@@ -168,8 +168,11 @@ def script_context(tmp_path: Path, zone: str = "") -> TaskContext:
 def test_script_runs_with_glued_flags_from_the_package_dir(make_env, tmp_path: Path) -> None:
     make_env(python=sys.executable)
     ran = run_task(ExecScriptTask(), context=script_context(tmp_path, "zone1"))
-    assert ran.logs[0].startswith("running etc/upgrade_health_checker.py of hop 1 (4.2.1.1-101): ")
-    assert "-p******" in ran.logs[0] and "pw'1" not in ran.logs[0]
+    assert ran.logs[0].startswith("running etc/upgrade_health_checker.py of hop 1 (4.2.1.1-101) on 127.0.0.1:2882: ")
+    assert "-p@stdin" in ran.logs[0] and "pw'1" not in "\n".join(ran.logs)
+    # the script's output reaches the sub-task log line by line, as it is written
+    assert "etc/upgrade_health_checker.py: checking zone bad" not in ran.logs
+    assert "etc/upgrade_health_checker.py: all good" in ran.logs
     assert ran.logs[-1] == "etc/upgrade_health_checker.py succeeded: all good"
 
 
@@ -205,8 +208,10 @@ def test_script_failure_carries_its_last_lines_and_says_retry(make_env, tmp_path
 
 def test_script_nodes_are_named_and_flagged_as_obshell_does() -> None:
     pre = script_node("etc/upgrade_pre.py", 0)
-    assert pre.name == "Execute upgrade pre script" and isinstance(pre.task, ExecPreScriptTask)
-    assert pre.task.can_retry and not pre.task.can_continue
+    # every script re-runs safely after an interruption (the previous process is ended first)
+    assert pre.name == "Execute upgrade pre script" and type(pre.task) is ExecScriptTask
+    assert pre.task.can_retry and pre.task.can_continue
+    assert ExecPreScriptTask().can_continue  # DAGs stored by earlier versions resume too
     zone_health = script_node("etc/upgrade_health_checker.py", 1, "zone2")
     assert zone_health.name == "Execute upgrade zone health checker script"
     assert zone_health.context is not None and zone_health.context.params == {

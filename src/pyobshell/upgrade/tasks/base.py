@@ -3,23 +3,22 @@ stop when the task is cancelled, and the per-host "real execute agent" rule."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pyobshell.engine import AgentInfo, Task
 from pyobshell.errors import ObshellError
 from pyobshell.upgrade import environment as task_environment
 from pyobshell.upgrade.environment import TaskEnvironment
 from pyobshell.upgrade.route import RouteStep
+from pyobshell.upgrade.tasks import commands
 from pyobshell.upgrade.tasks import context as ctx
+from pyobshell.upgrade.tasks.commands import CommandResult, CommandTimeout  # noqa: F401 - re-exported
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, DIR_FAILED
 
 T = TypeVar("T")
@@ -31,21 +30,6 @@ SHARED_HOST_LOG = ("Due to multiple agents being on this machine, only one needs
 class PollResult:
     done: bool
     seen: str  # what the last probe saw, for the log and the timeout message
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    returncode: int
-    output: str  # stdout and stderr, interleaved as written
-
-    def last_lines(self, count: int = 20) -> str:
-        return "\n".join(self.output.rstrip().splitlines()[-count:])
-
-
-class CommandTimeout(Exception):
-    def __init__(self, seconds: float, output: str):
-        super().__init__(f"did not finish within {seconds:g} s")
-        self.output = output
 
 
 def describe(error: BaseException) -> str:
@@ -130,43 +114,12 @@ class UpgradeTask(Task):
 
     # -- commands --------------------------------------------------------------------------
     def run_command(self, argv: Sequence[str], *, cwd: Path | None = None, timeout_s: float | None = None,
-                    extra_env: Mapping[str, str] | None = None) -> CommandResult:
-        """Run ``argv`` (no shell), collecting its output in a temporary file so a daemon that
-        keeps the descriptors cannot block us. Killed with its process group when the task is
-        interrupted or ``timeout_s`` passes (then :class:`CommandTimeout`)."""
-        environ = dict(os.environ, **(extra_env or {}))
-        with tempfile.TemporaryFile(mode="w+b") as output:
-            process = subprocess.Popen(list(argv), cwd=cwd, env=environ, stdin=subprocess.DEVNULL, stdout=output,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-            deadline = None if timeout_s is None else time.monotonic() + timeout_s
-            delay = 0.01
-            try:
-                while process.poll() is None:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        _kill_group(process)
-                        raise CommandTimeout(timeout_s or 0, _read(output))
-                    self.sleep(delay)
-                    delay = min(delay * 2, 0.2)
-            except BaseException:
-                _kill_group(process)
-                raise
-            return CommandResult(process.returncode, _read(output))
-
-
-def _read(output: Any) -> str:
-    output.flush()
-    output.seek(0)
-    return output.read().decode("utf-8", errors="replace")
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
-    process.wait(timeout=10)
+                    extra_env: Mapping[str, str] | None = None, stdin_text: str | None = None,
+                    on_line: Callable[[str], None] | None = None,
+                    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None) -> CommandResult:
+        """Run ``argv`` (see :func:`commands.run`), killed when the task is interrupted."""
+        return commands.run(argv, sleep=self.sleep, cwd=cwd, timeout_s=timeout_s, extra_env=extra_env,
+                            stdin_text=stdin_text, on_line=on_line, on_start=on_start)
 
 
 def remove_tree(path: Path) -> bool:
