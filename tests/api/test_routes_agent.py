@@ -4,7 +4,6 @@ import os
 
 import pyobshell
 import platform
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 

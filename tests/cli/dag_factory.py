@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pyobshell.wire.agent import AgentInfo
 from pyobshell.wire.task import ZERO_TIME, DagDetailDTO, NodeDetailDTO, TaskDetailDTO
-from pyobshell.engine.model import AgentInfo
 from pyobshell.upgrade.stages import ZoneAgents, upgrade_stages
 from pyobshell.wire.upgrade import UpgradeMode
 

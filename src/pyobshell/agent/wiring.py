@@ -13,7 +13,7 @@ from pyobshell.agent.peers import cluster_peer_statuses
 from pyobshell.agent.config import AgentConfig, AgentStartError
 from pyobshell.agent.root_password import RootPasswordKeeper
 from pyobshell.agent.tasks import AgentTasks, open_cluster_store
-from pyobshell.api.dependencies import PACKAGE_STORE_UNAVAILABLE, max_upload_bytes
+from pyobshell.api.dependencies import max_upload_bytes
 from pyobshell.api.state import AgentState
 from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
 from pyobshell.cluster.member import ClusterMember
@@ -29,7 +29,7 @@ from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.session_store import SessionStore
 from pyobshell.security.settings import SecuritySettings, SecuritySettingsError
 from pyobshell.upgrade import environment as task_environment, tasks as _upgrade_task_types  # noqa: F401 - registers them
-from pyobshell.upgrade.packages.store import PackageStore
+from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE, PackageStore
 from pyobshell.upgrade.service import LocalObserver, UpgradeService, cluster_facts_reader
 from pyobshell.upgrade.environment import TaskEnvironment
 from pyobshell.upgrade.plan import RegisteredAgent

@@ -14,19 +14,16 @@ from pyobshell.api.state import AgentState, TaskBackend
 from pyobshell.cluster.member import ClusterMember
 from pyobshell.engine import TaskServices
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
-from pyobshell.errors import ErrorCode, ErrorKind
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.session_store import SESSIONS_UNAVAILABLE, SessionStore
-from pyobshell.upgrade.packages.store import PackageStore
+from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE, PackageStore
 from pyobshell.upgrade.service import UpgradeService
 
 MAX_BYTES_ENV = "PYOBSHELL_PACKAGE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 4 << 30  # OceanBase RPMs are a few hundred MiB
 
-PACKAGE_STORE_UNAVAILABLE = ErrorCode(
-    "Package.Store.Unavailable", ErrorKind.UNAVAILABLE, "The package store is not available: {}")
 
 
 @dataclass(frozen=True)

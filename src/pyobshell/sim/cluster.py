@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pymysql
@@ -208,4 +207,4 @@ def load_cluster(directory: Path) -> dict:
         raise SimError(f"no usable {CLUSTER_FILE} in {directory}: {error}") from None
 
 
-__all__ = ["SimError", "UpRequest", "sim_up", "sim_down", "load_cluster", "cluster_pids", "host_ip", "asdict"]
+__all__ = ["SimError", "UpRequest", "sim_up", "sim_down", "load_cluster", "cluster_pids"]

@@ -60,6 +60,7 @@ class UpgradeTimings:
     script_timeout_s: int = 0  # the scripts' -t: 0 lets each script use its built-in waits
     script_run_timeout_s: float = 3600.0  # one whole script run, whatever its -t (then the step fails)
     command_timeout_s: float = 60.0  # short commands: python -c, observer -V
+    store_wait_s: float = 120.0  # a resumed sub-task waits this long for the cluster's package store
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "UpgradeTimings":

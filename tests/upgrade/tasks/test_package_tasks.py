@@ -15,7 +15,7 @@ from pyobshell.engine import Operator, TaskContext
 from pyobshell.errors import ObshellError
 from pyobshell.sim.package_builder import build_packages
 from pyobshell.upgrade.packages.store import PackageStore
-from pyobshell.upgrade.environment import UpgradeTimings
+
 from pyobshell.upgrade.tasks import (
     CheckPackagesTask,
     CheckPythonEnvTask,

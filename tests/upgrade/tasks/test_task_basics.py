@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.upgrade.tasks.task_fakes import AGENT, run_task, sql_error
+from tests.upgrade.tasks.task_fakes import AGENT, FAST, run_task, sql_error
 
 from pyobshell.engine import AgentInfo
 from pyobshell.errors import ObshellError
@@ -114,3 +114,40 @@ def test_copy_tree_over_a_missing_source_says_what_to_retry(tmp_path: Path) -> N
     with pytest.raises(ObshellError) as missing:
         copy_tree_over(tmp_path / "nothing", tmp_path)
     assert "Unpack all required packages" in missing.value.message
+
+
+def test_a_resumed_task_waits_for_the_package_store_to_open(make_env) -> None:
+    from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE
+
+    opened = object()
+    answers = [PACKAGE_STORE_UNAVAILABLE("the cluster's ocs database is not open on this agent")] * 3 + [opened]
+
+    def store():
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    make_env(package_store=store)
+    task = Probe()
+    task.action = lambda t: t.package_store()
+    ran = run_task(task)
+    assert task.result is opened and answers == []
+    assert [line for line in ran.logs if "waiting up to" in line] == [
+        "waiting up to 120 s for the cluster's package store: The package store is not available: the cluster's ocs database is not open on this agent"]
+
+
+def test_the_package_store_wait_is_bounded(make_env) -> None:
+    from dataclasses import replace
+
+    from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE
+
+    def never():
+        raise PACKAGE_STORE_UNAVAILABLE("not open")
+
+    make_env(package_store=never, timings=replace(FAST, store_wait_s=0.3))
+    task = Probe()
+    task.action = lambda t: t.package_store()
+    with pytest.raises(ObshellError) as failed:
+        run_task(task)
+    assert failed.value.code == "Package.Store.Unavailable"

@@ -65,6 +65,8 @@ PACKAGE_MISSING_FILE = ErrorCode("OB.Package.MissingFile", _B, "These files are 
 PACKAGE_NOT_FOUND = ErrorCode("OB.Package.NotExist", _N, "Package {} does not exist")
 PACKAGE_CORRUPTED = ErrorCode("OB.Package.Corrupted", _X, "Package '{}' in OB is corrupted: {}")
 PACKAGE_STORE_FAILED = ErrorCode("Package.Store.Failed", _X, "Package store failed: {}")
+PACKAGE_STORE_UNAVAILABLE = ErrorCode(
+    "Package.Store.Unavailable", ErrorKind.UNAVAILABLE, "The package store is not available: {}")
 
 _HOME = "home/admin/oceanbase"
 # Paths each package must carry (obshell's upload check).

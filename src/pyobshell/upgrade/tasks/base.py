@@ -15,6 +15,7 @@ from pyobshell.engine import AgentInfo, Task
 from pyobshell.errors import ObshellError
 from pyobshell.upgrade import environment as task_environment
 from pyobshell.upgrade.environment import TaskEnvironment
+from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE, PackageStore
 from pyobshell.upgrade.route import RouteStep
 from pyobshell.upgrade.tasks import commands
 from pyobshell.upgrade.tasks import context as ctx
@@ -87,6 +88,23 @@ class UpgradeTask(Task):
             return False
         self.log_info(SHARED_HOST_LOG.format(real))
         return True
+
+    def package_store(self) -> PackageStore:
+        """The cluster's package store; right after an agent restart it opens a little after
+        the engine resumes this sub-task, so wait for it (bounded by ``store_wait_s``)."""
+        budget = self.env.timings.store_wait_s
+        start, delay, logged = time.monotonic(), self.env.timings.poll_first_s, False
+        while True:
+            try:
+                return self.env.package_store()
+            except ObshellError as exc:
+                if exc.error_code is not PACKAGE_STORE_UNAVAILABLE or time.monotonic() - start >= budget:
+                    raise
+                if not logged:
+                    self.log_info(f"waiting up to {budget:g} s for the cluster's package store: {exc.message}")
+                    logged = True
+            self.sleep(delay)
+            delay = min(delay * self.env.timings.poll_factor, 1.0)
 
     # -- waiting ---------------------------------------------------------------------------
     def poll_until(self, what: str, probe: Callable[[], PollResult], budget_s: float) -> tuple[bool, float, str]:

@@ -8,7 +8,6 @@ retried or continued run simply downloads again over the old file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyobshell.engine import register_task_type
 from pyobshell.upgrade.packages.schema import StoredPackage
@@ -53,7 +52,7 @@ class DownloadPackagesTask(UpgradeTask):
             return
         planned = self._plan()
         self._check_space(planned)
-        store = self.env.package_store()
+        store = self.package_store()
         for item in planned:
             self.log_info(f"downloading {item.package.rpm_file_name} ({item.package.file_size} bytes) "
                           f"to {item.file.rpm_path}")
@@ -70,7 +69,7 @@ class DownloadPackagesTask(UpgradeTask):
             self.log_info(f"removed downloaded packages in {arch_dir}")
 
     def _plan(self) -> list[PlannedDownload]:
-        store, arch = self.env.package_store(), self.env.arch
+        store, arch = self.package_store(), self.env.arch
         distribution = self.context.get_param(ctx.DISTRIBUTION) or None
         planned, missing = [], []
         for node in ctx.route(self.context):
