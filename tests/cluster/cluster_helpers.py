@@ -18,7 +18,7 @@ from tests.cluster import cluster_test_tasks
 from pyobshell.agent.home import AgentHome
 from pyobshell.agent.tasks import TASK_MODULES_ENV, cluster_store_url
 from pyobshell.client import ObshellClient
-from pyobshell.cluster.settings import LEASE_ENV, RENEW_ENV
+from pyobshell.cluster.settings import LEASE_ENV, RENEW_ENV, SILENCE_ENV
 from pyobshell.engine import DEFAULT_REGISTRY, AgentInfo, StoreKind, TaskContext, TaskService, TaskStore, Template
 from pyobshell.ob.target import ObserverTarget
 from pyobshell.security.agent_token import AgentToken
@@ -27,6 +27,7 @@ from tests.helpers.sim import connect, query, run_cli, wait_for
 AGENT_PORT = 2886
 LEASE_S = 3.0
 RENEW_S = 1.0
+SILENCE_S = 20.0  # an executor without a heart-beat this long is taken for dead (a restart takes less)
 
 
 def agent_env(password: str) -> dict[str, str]:
@@ -37,6 +38,7 @@ def agent_env(password: str) -> dict[str, str]:
         TASK_MODULES_ENV: "cluster_test_tasks",
         LEASE_ENV: str(LEASE_S),
         RENEW_ENV: str(RENEW_S),
+        SILENCE_ENV: str(SILENCE_S),
         "OB_ROOT_PASSWORD": password,
     }
 

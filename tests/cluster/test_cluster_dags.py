@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.cluster_helpers import AGENT_PORT, LEASE_S, RENEW_S, ClusterUnderTest, agent_env
+from tests.cluster.cluster_helpers import AGENT_PORT, LEASE_S, RENEW_S, SILENCE_S, ClusterUnderTest, agent_env
 from tests.cluster.cluster_test_tasks import HOMES_PARAM, RELEASE_PARAM, HeldStep, HomeStep, runs
 from pyobshell.agent.home import AgentHome
 from pyobshell.client import ObshellApiError
@@ -155,3 +155,32 @@ def test_executor_killed_mid_sub_task_fails_it_and_retry_completes(cluster: Clus
     assert (dag["state"], dag["stage"]) == ("SUCCEED", 2), dag
     lines = runs(cluster.home(victim), "victim")
     assert len(lines) == 2 and int(lines[1].split()[0]) == cluster.pid(victim)
+
+
+def test_an_executor_left_dead_is_named_in_its_failed_sub_task_and_retry_completes(
+        cluster: ClusterUnderTest, tmp_path) -> None:
+    maintainer = cluster.active_maintainer()
+    victim = next(a for a in cluster.agents if a != maintainer)
+    release = tmp_path / "release"
+    template = (TemplateBuilder("executor stays dead")
+                .add_node(Node(HeldStep(name="silent"), parallel=True, context=on_agents([victim])))
+                .add_task(HomeStep(name="then")).build())
+    gid = cluster.create_dag(template, dag_context(cluster, str(release)))
+    wait_for(lambda: runs(cluster.home(victim), "silent"), timeout=60, what="the held step to run")
+
+    cluster.kill(victim)  # and not started again: without the watch the DAG would stay RUNNING forever
+    dag = cluster.finished_dag(gid, via=maintainer, timeout=SILENCE_S + 30)
+    assert dag["state"] == "FAILED", dag
+    failed = dag["nodes"][0]["sub_tasks"][0]
+    message = next(line for line in failed["task_logs"] if "heart-beat" in line)
+    assert f"agent {victim}, which runs this sub task, has sent no heart-beat for" in message
+    assert "Start that agent again, then RETRY" in message
+
+    cluster.start(victim)
+    wait_for(lambda: cluster.identity(victim) == "CLUSTER AGENT", timeout=60, what="the executor to rejoin")
+    release.touch()
+    with cluster.client(maintainer) as client:
+        client.request("POST", f"/api/v1/task/dag/{gid}", {"operator": "RETRY"})
+    dag = cluster.finished_dag(gid, via=victim)
+    assert (dag["state"], dag["stage"]) == ("SUCCEED", 2), dag
+    assert len(runs(cluster.home(victim), "silent")) == 2

@@ -54,3 +54,13 @@ def test_the_first_agents_token_is_the_clusters(engine: Engine, tmp_path: Path) 
     assert second.matches(first.value)
     stored = AgentToken.load(second_home)
     assert stored is not None and stored.matches(first.value)
+
+
+def test_heart_beats_count_up_per_agent(engine: Engine) -> None:
+    registry = AgentRegistry(engine)
+    registry.register(AgentRecord("10.0.0.1", 2886))
+    registry.register(AgentRecord("10.0.0.2", 2886))
+    registry.heartbeat(AgentInfo("10.0.0.1", 2886))
+    registry.heartbeat(AgentInfo("10.0.0.1", 2886))
+    registry.heartbeat(AgentInfo("10.0.0.9", 2886))  # not registered: nothing to count
+    assert registry.heartbeats() == {AgentInfo("10.0.0.1", 2886): 2, AgentInfo("10.0.0.2", 2886): 0}

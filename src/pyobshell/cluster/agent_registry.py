@@ -56,6 +56,18 @@ class AgentRegistry:
                 conn.execute(update(a).where(a.c.ip == record.ip, a.c.port == record.port)
                              .values(**record.values(), gmt_modify=now))
 
+    def heartbeat(self, agent: AgentInfo) -> None:
+        """Count this agent's heart-beat up (a counter, so no agent's clock matters)."""
+        a = all_agent
+        with self.engine.begin() as conn:
+            conn.execute(update(a).where(a.c.ip == agent.ip, a.c.port == agent.port)
+                         .values(heartbeat=a.c.heartbeat + 1))
+
+    def heartbeats(self) -> dict[AgentInfo, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(all_agent.c.ip, all_agent.c.port, all_agent.c.heartbeat)).all()
+        return {AgentInfo(r.ip, int(r.port)): int(r.heartbeat or 0) for r in rows}
+
     def agents(self) -> list[AgentRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(all_agent).order_by(all_agent.c.ip, all_agent.c.port)).all()

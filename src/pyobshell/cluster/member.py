@@ -21,10 +21,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from pyobshell.aio import cancel_and_wait
 from pyobshell.cluster.agent_registry import AgentRecord, AgentRegistry
 from pyobshell.cluster.token import adopt_cluster_token
 from pyobshell.cluster.coordinator import Coordinator
 from pyobshell.cluster.copy_receiver import CopyReceiver
+from pyobshell.cluster.liveness import ExecutorWatch
 from pyobshell.cluster.maintainer_election import MaintainerElection
 from pyobshell.cluster.peer_client import PeerCallError, PeerClient
 from pyobshell.cluster.remote_dispatch import RemoteDispatcher
@@ -60,6 +62,8 @@ class ClusterMember:
         self.dispatcher = RemoteDispatcher(self.me, self.receiver, self.peers)
         self.scheduler = Scheduler(DagAdvancer(cluster, self.dispatcher, CLUSTER_SCHEDULER_TRACE),
                                    tick_seconds=self.settings.tick_s)
+        self.watch = ExecutorWatch(cluster, self.registry, self.me, self.settings.executor_silence_s, self.wake)
+        self._watch_task: asyncio.Task[None] | None = None
         self.home = home
         self.joined = False
         self._on_joined = on_joined
@@ -87,6 +91,8 @@ class ClusterMember:
             except asyncio.CancelledError:
                 pass
         self.local.executor.remote_hooks = None
+        watch, self._watch_task = self._watch_task, None
+        await cancel_and_wait(watch)
         await self.coordinator.stop()
         await self.scheduler.stop()
         self.dispatcher.close()
@@ -104,12 +110,23 @@ class ClusterMember:
         self.local.executor.remote_hooks = self.sync
         self.sync.start_loop()
         self.coordinator.start()
+        self._watch_task = asyncio.get_running_loop().create_task(self._watch(), name="pyobshell-executor-watch")
         self.joined = True
         log.info("agent %s is a CLUSTER AGENT", self.me)
         self._on_joined()
         # Copies that waited for the cluster (received before a restart) may start now.
         for row_id in await asyncio.to_thread(self._waiting_copies):
             self.local.executor.submit(row_id)
+
+    async def _watch(self) -> None:
+        """Heart-beat, and (on the maintainer) fail what silent executors left running."""
+        while True:
+            try:
+                await asyncio.to_thread(self.watch.beat)
+                await asyncio.to_thread(self.watch.check, self.coordinator.is_maintainer)
+            except Exception:  # a failed round must not end the watch
+                log.exception("executor watch round failed")
+            await asyncio.sleep(self.settings.renew_s)
 
     def _join_once(self) -> None:
         ensure_tables(self.cluster.engine)

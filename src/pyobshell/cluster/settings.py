@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 LEASE_ENV = "PYOBSHELL_MAINTAINER_LEASE_S"
 RENEW_ENV = "PYOBSHELL_MAINTAINER_RENEW_S"
+SILENCE_ENV = "PYOBSHELL_EXECUTOR_SILENCE_S"
 
 
 class SettingsError(ValueError):
@@ -22,10 +23,14 @@ class ClusterSettings:
     tick_s: float = 1.0  # the cluster scheduler's safety-net tick
     rpc_timeout_s: float = 5.0
     join_retry_s: float = 1.0
+    executor_silence_s: float = 60.0  # an executor without a heart-beat this long is taken for dead
 
     def __post_init__(self) -> None:
         if self.lease_s <= 0 or self.renew_s <= 0:
             raise SettingsError("lease and renew interval must be positive")
+        if self.executor_silence_s < self.renew_s * 3:
+            raise SettingsError(f"executor silence {self.executor_silence_s} s must be at least three "
+                                f"heart-beats ({self.renew_s} s each)")
         if self.renew_s * 2 > self.lease_s:
             raise SettingsError(f"renew interval {self.renew_s} s must be at most half the lease {self.lease_s} s")
 
@@ -36,6 +41,7 @@ class ClusterSettings:
         try:
             lease = float(values.get(LEASE_ENV, defaults.lease_s))
             renew = float(values.get(RENEW_ENV, defaults.renew_s))
+            silence = float(values.get(SILENCE_ENV, defaults.executor_silence_s))
         except ValueError as exc:
-            raise SettingsError(f"{LEASE_ENV}/{RENEW_ENV} must be numbers: {exc}") from None
-        return cls(lease_s=lease, renew_s=renew)
+            raise SettingsError(f"{LEASE_ENV}/{RENEW_ENV}/{SILENCE_ENV} must be numbers: {exc}") from None
+        return cls(lease_s=lease, renew_s=renew, executor_silence_s=silence)

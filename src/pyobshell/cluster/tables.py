@@ -2,7 +2,8 @@
 
 ``all_agent`` has one row per agent, keyed by ``ip:port`` (unique), with what peers need to
 reach it (public key), what the upgrade needs (zone, architecture) and what operators want to
-see (version, home). ``agent_token``
+see (version, home), and a heart-beat counter the maintainer watches (cluster/liveness.py).
+``agent_token``
 holds the cluster's shared agent token in row 1 (every agent knows root@sys, which can read
 ``ocs`` anyway, so keeping it there gives nothing away).
 """
@@ -28,6 +29,7 @@ all_agent = Table(
     Column("public_key", Text),
     Column("architecture", String(64), nullable=False, server_default=""),
     Column("pid", BigInteger, nullable=False, server_default="0"),
+    Column("heartbeat", BigInteger, nullable=False, server_default="0"),  # counts up while the agent lives
     Column("gmt_create", Time, nullable=True),
     Column("gmt_modify", Time, nullable=True),
     Index("idx_all_agent_ip_port", "ip", "port", unique=True),
