@@ -16,6 +16,7 @@ import anyio.to_thread
 
 from pyobshell.engine import TaskService
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
+from pyobshell.errors import ObshellError
 from pyobshell.ob.sql import Sql
 from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.prechecks import run_prechecks
@@ -89,8 +90,14 @@ class UpgradeService:
         # a maintenance DAG exists, the next one is refused before the checks (seconds) run.
         async with self._starting:
             await anyio.to_thread.run_sync(tasks.refuse_if_under_maintenance)
-            inputs = await self._inputs(UpgradeRequest.of(body))
-            plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
+            try:
+                inputs = await self._inputs(UpgradeRequest.of(body))
+                plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
+            except ObshellError:
+                # Another agent's start may have won meanwhile, and the checks saw its work:
+                # the running DAG is the answer, not the symptoms it causes.
+                await anyio.to_thread.run_sync(tasks.refuse_if_under_maintenance)
+                raise
             template, context = upgrade_dag(plan, inputs)
             return await anyio.to_thread.run_sync(tasks.create_dag, template, context)
 
