@@ -29,7 +29,7 @@ from sqlglot.errors import ParseError
 
 from pyobshell.sim.observer_info import ObserverInfo
 from pyobshell.sim import alter_system, binary_literals, cluster_state, sql_errors as err, sql_functions
-from pyobshell.sim import statement_cache
+from pyobshell.sim import sql_labels, statement_cache
 from pyobshell.sim.server_health import refresh_live_table
 from pyobshell.sim.show_create import show_create_table
 from pyobshell.sim.settings import SimSettings
@@ -72,6 +72,7 @@ class SimSession(Session):
                          self._static_query_middleware)
         ]
         self.middlewares.insert(0, self._show_create_middleware)
+        self.middlewares.insert(0, self._labels_middleware)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-session")
         self._system: sqlite3.Connection | None = None
         self._user: sqlite3.Connection | None = None
@@ -80,6 +81,7 @@ class SimSession(Session):
         self.last_ok: tuple[int, int] = (0, 0)  # affected rows, last insert id
         self.blobs: dict[str, bytes | str] = {}  # literals cut out of the current query (binary_literals)
         self._shape: statement_cache.Shape | None = None  # the current query's shape, to learn from
+        self._labels: sql_labels.Labels | None = None  # the current statement's typed result labels
 
     # --- mysql-mimic hooks ----------------------------------------------------------------
 
@@ -143,6 +145,7 @@ class SimSession(Session):
             return await self._run(self._database_ddl, expression)
         if isinstance(expression, exp.Command):
             raise err.not_supported(f"statement '{_first_line(sql)[:60]}'")
+        sql_labels.apply_labels(expression, self._labels)
         translated = translate(expression, self.database)
         if translated.scope == "user":
             self._learn(expression, translated)
@@ -158,8 +161,26 @@ class SimSession(Session):
             return
         if statement_cache.CACHE.lookup(self.database, shape.text) is not None:
             return
-        entry = statement_cache.learn(shape, translated, self.database, Dialect.get_or_raise(self.dialect).parse)
+        labels = self._labels
+        if sql_labels.labels_depend_on_literals(expression, labels):
+            statement_cache.CACHE.store(self.database, shape.text, statement_cache.Entry(None))
+            return
+        parse = Dialect.get_or_raise(self.dialect).parse
+
+        def parse_labelled(text: str) -> list:  # the template must carry the same labels
+            return [sql_labels.apply_labels(e, labels) if e is not None else None for e in parse(text)]
+
+        entry = statement_cache.learn(shape, translated, self.database, parse_labelled)
         statement_cache.CACHE.store(self.database, shape.text, entry)
+
+    # --- result labels: taken from the statement before any middleware rewrites it --------
+
+    async def _labels_middleware(self, q: Any) -> Any:
+        self._labels = sql_labels.typed_labels(q.expression, q.sql)
+        try:
+            return await q.next()
+        finally:
+            self._labels = None
 
     # --- function replacement: like mysql-mimic's, but NOW() stays a function ------------
 
