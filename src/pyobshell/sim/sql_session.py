@@ -35,6 +35,7 @@ from pyobshell.sim.show_create import show_create_table
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import parse_datetime_text
 from pyobshell.sim.sql_translate import SYSTEM_DB, Translated, translate, validate_database_name
+from pyobshell.sim.system_catalog import system_catalog
 
 T = TypeVar("T")
 _LEADING_COMMENTS = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*|#[^\n]*\n\s*)*", re.DOTALL)
@@ -82,6 +83,7 @@ class SimSession(Session):
         self.blobs: dict[str, bytes | str] = {}  # literals cut out of the current query (binary_literals)
         self._shape: statement_cache.Shape | None = None  # the current query's shape, to learn from
         self._labels: sql_labels.Labels | None = None  # the current statement's typed result labels
+        self._catalog: dict[str, dict[str, str]] | None = None  # the oceanbase database's tables
 
     # --- mysql-mimic hooks ----------------------------------------------------------------
 
@@ -346,9 +348,11 @@ class SimSession(Session):
 
     def _schema(self) -> dict:
         names = [row[0] for row in self._system_conn().execute("SELECT name FROM __sim_database ORDER BY name")]
+        if self._catalog is None:
+            self._catalog = system_catalog(self._system_conn())
         self._attach(set(names))
         conn = self._user_conn()
-        schema: dict[str, dict] = {}
+        schema: dict[str, dict] = {SYSTEM_DB: self._catalog}
         for name in names:
             tables = conn.execute(f"SELECT name FROM {_quote(name)}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_\\_sim%' ESCAPE '\\'")
             schema[name] = {

@@ -240,6 +240,11 @@ def view_statements() -> list[str]:
     return statements
 
 
+def served_object_names() -> list[str]:
+    """Every system table or view a query may name, as OceanBase spells it."""
+    return [*VIEWS, *EMPTY_VIEWS]
+
+
 def known_system_objects() -> set[str]:
     """Lower-case names of every system table or view a query may name."""
-    return {name.lower() for name in (*VIEWS, *EMPTY_VIEWS)}
+    return {name.lower() for name in served_object_names()}
