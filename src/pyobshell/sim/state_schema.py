@@ -94,7 +94,7 @@ VIEWS: dict[str, str] = {
     "__all_server": """
         SELECT s.svr_ip, s.svr_port, s.id, s.zone, s.sql_port AS inner_port, s.sql_port,
                l.is_rs AS with_rootserver,
-               CASE WHEN l.alive = 1 THEN 'ACTIVE' ELSE 'INACTIVE' END COLLATE NOCASE AS status,
+               CASE WHEN l.alive = 1 THEN 'active' ELSE 'inactive' END COLLATE NOCASE AS status,
                l.start_service_us AS start_service_time, s.stop_time_us AS stop_time,
                s.build_version, l.last_offline_us AS last_offline_time,
                s.create_us AS gmt_create, s.modify_us AS gmt_modify
