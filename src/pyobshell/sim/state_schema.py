@@ -120,18 +120,21 @@ VIEWS: dict[str, str] = {
                p.info AS INFO, 'OBSERVER' AS SECTION, 'DYNAMIC_EFFECTIVE' AS EDIT_LEVEL,
                p.value AS DEFAULT_VALUE
         FROM __sim_param p JOIN __sim_server s ON s.svr_ip = p.svr_ip AND s.svr_port = p.svr_port
+        JOIN __sim_live l ON l.id = s.id WHERE l.alive = 1
         UNION ALL
         SELECT s.svr_ip, s.svr_port, s.zone, 'TENANT', t.tenant_id, tp.name, 'STRING',
                {effective('tp.')}, '', 'TENANT', 'DYNAMIC_EFFECTIVE', tp.value
         FROM __sim_tenant_param tp JOIN __sim_tenant t ON t.tenant_id = tp.tenant_id
-        CROSS JOIN __sim_server s""",
+        CROSS JOIN __sim_server s JOIN __sim_live l ON l.id = s.id WHERE l.alive = 1""",
     "__all_virtual_sys_parameter_stat": f"""
         SELECT p.svr_ip, p.svr_port, s.zone, p.name, {effective('p.')} AS value, p.data_type, p.info
-        FROM __sim_param p JOIN __sim_server s ON s.svr_ip = p.svr_ip AND s.svr_port = p.svr_port""",
+        FROM __sim_param p JOIN __sim_server s ON s.svr_ip = p.svr_ip AND s.svr_port = p.svr_port
+        JOIN __sim_live l ON l.id = s.id WHERE l.alive = 1""",
     "__all_sys_parameter": "SELECT name, value FROM __sim_explicit_param",
     "__all_virtual_tenant_parameter_info": f"""
         SELECT tp.tenant_id, s.svr_ip, s.svr_port, s.zone, tp.name, {effective('tp.')} AS value
-        FROM __sim_tenant_param tp CROSS JOIN __sim_server s""",
+        FROM __sim_tenant_param tp CROSS JOIN __sim_server s JOIN __sim_live l ON l.id = s.id
+        WHERE l.alive = 1""",
     "DBA_OB_TENANTS": f"""
         SELECT tenant_id AS TENANT_ID, tenant_name AS TENANT_NAME, tenant_type AS TENANT_TYPE,
                {_ts('create_us')} AS CREATE_TIME, {_ts('create_us')} AS MODIFY_TIME,
