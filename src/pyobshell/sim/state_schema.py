@@ -143,7 +143,11 @@ VIEWS: dict[str, str] = {
                role AS TENANT_ROLE
         FROM __sim_tenant""",
     "__all_tenant": "SELECT tenant_id, tenant_name, compatibility_mode FROM __sim_tenant",
-    "__all_virtual_tenant_info": "SELECT tenant_id, role AS tenant_role FROM __sim_tenant",
+    "__all_virtual_tenant_info": """
+        SELECT tenant_id, role AS tenant_role, 'NORMAL' AS switchover_status, 0 AS switchover_epoch,
+               1000 AS sync_scn, 1000 AS replayable_scn, 1000 AS readable_scn,
+               4611686018427387903 AS recovery_until_scn, 'NOARCHIVELOG' AS log_mode, 1001 AS max_ls_id
+        FROM __sim_tenant""",
     "__all_virtual_core_table": f"""
         SELECT t.tenant_id, 'target_data_version' AS column_name,
                CAST(sim_encode_version({effective('tp.')}) AS TEXT) AS column_value
