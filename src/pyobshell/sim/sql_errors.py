@@ -35,6 +35,10 @@ def ob_timeout(timeout_us: int) -> SqlError:
     return SqlError(4012, f"Timeout, query has reached the maximum query timeout: {timeout_us}(us), maybe you can adjust the session variable ob_query_timeout or query_timeout hint, and try again.")
 
 
+def unexpected() -> SqlError:
+    return SqlError(4016, "Internal error")
+
+
 def invalid_argument(what: str) -> SqlError:
     return SqlError(1210, f"Incorrect arguments to {what}")
 
