@@ -80,16 +80,18 @@ def _rs_address(ctx: SystemContext) -> tuple[str, int] | None:
 def _recorded(ctx: SystemContext, event: str, detail: tuple[str, object], action: Callable[[], None]) -> None:
     """Run ``action`` and log it in the root service's event history, failed or not, as
     ``ObRootService`` does for each administrative command: (ret, code) then one detail."""
-    failure: err.SqlError | None = None
     try:
         action()
     except err.SqlError as error:
-        failure = error
+        _log_command(ctx, event, detail, error)
         raise
-    finally:
-        with _Tx(ctx.conn):
-            event_history.rootservice_event(ctx.conn, "root_service", event,
-                                            [("ret", event_history.ob_return_code(failure)), detail], _rs_address(ctx))
+    _log_command(ctx, event, detail, None)
+
+
+def _log_command(ctx: SystemContext, event: str, detail: tuple[str, object], failure: err.SqlError | None) -> None:
+    with _Tx(ctx.conn):
+        event_history.rootservice_event(ctx.conn, "root_service", event,
+                                        [("ret", event_history.ob_return_code(failure)), detail], _rs_address(ctx))
 
 
 def _zone_event(ctx: SystemContext, event: str, zone: str) -> None:
