@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyobshell.sim import sql_errors as err
+from pyobshell.sim import event_history, sql_errors as err
 from pyobshell.sim.cluster_state import cluster_parameters, tenant_parameters
 from pyobshell.sim.server_health import FAULT_UPGRADE_JOB_FAILS, ServerLive, fault_value, load_faults
 from pyobshell.sim.settings import SimSettings
@@ -36,6 +36,7 @@ class SystemContext:
     settings: SimSettings
     refresh: Callable[[], list[ServerLive]]
     query_timeout_us: int = 10_000_000
+    statement: str = ""  # the statement as sent, for the event history's sql_text
 
 
 def unquote(token: str) -> str:
@@ -63,14 +64,60 @@ class _Tx:
         self.conn.execute("ROLLBACK" if kind else "COMMIT")
 
 
-def _event(conn: sqlite3.Connection, event: str, info: str = "") -> None:
-    conn.execute("INSERT INTO __sim_event (gmt_create_us, module, event, info) VALUES (?, 'root_service', ?, ?)",
-                 (now_us(), event, info))
+def rs_server(ctx: SystemContext) -> sqlite3.Row | None:
+    """The server the root service runs on (its address and build), None if none is alive."""
+    rs = next((live for live in ctx.refresh() if live.is_rs), None)
+    if rs is None:
+        return None
+    return ctx.conn.execute("SELECT svr_ip, svr_port, version, build_version FROM __sim_server WHERE id = ?", (rs.id,)).fetchone()
+
+
+def _rs_address(ctx: SystemContext) -> tuple[str, int] | None:
+    row = rs_server(ctx)
+    return (row["svr_ip"], row["svr_port"]) if row is not None else None
+
+
+def _recorded(ctx: SystemContext, event: str, detail: tuple[str, object], action: Callable[[], None]) -> None:
+    """Run ``action`` and log it in the root service's event history, failed or not, as
+    ``ObRootService`` does for each administrative command: (ret, code) then one detail."""
+    try:
+        action()
+    except err.SqlError as error:
+        _log_command(ctx, event, detail, error)
+        raise
+    _log_command(ctx, event, detail, None)
+
+
+def _log_command(ctx: SystemContext, event: str, detail: tuple[str, object], failure: err.SqlError | None) -> None:
+    with _Tx(ctx.conn):
+        event_history.rootservice_event(ctx.conn, "root_service", event,
+                                        [("ret", event_history.ob_return_code(failure)), detail], _rs_address(ctx))
+
+
+def _zone_event(ctx: SystemContext, event: str, zone: str) -> None:
+    """The zone manager's own row, written only when the zone's status changed."""
+    event_history.rootservice_event(ctx.conn, "zone", event, [("zone", zone)], _rs_address(ctx))
+
+
+def _min_cluster_version(ctx: SystemContext) -> str:
+    """GET_MIN_CLUSTER_VERSION(): the cluster's min_observer_version as it is now."""
+    row = ctx.conn.execute(
+        "SELECT CASE WHEN pending_value IS NOT NULL AND sim_now_us() >= pending_at_us THEN pending_value ELSE value END"
+        " FROM __sim_param WHERE name = 'min_observer_version' ORDER BY svr_ip, svr_port LIMIT 1").fetchone()
+    return str(row[0]) if row else ""
 
 
 # --- zones and servers -------------------------------------------------------------------
 
 def stop_zone(ctx: SystemContext, zone: str, force: bool) -> None:
+    _recorded(ctx, "stop_zone", ("sql_text", ctx.statement), lambda: _stop_zone(ctx, zone, force))
+
+
+def start_zone(ctx: SystemContext, zone: str) -> None:
+    _recorded(ctx, "start_zone", ("sql_text", ctx.statement), lambda: _start_zone(ctx, zone))
+
+
+def _stop_zone(ctx: SystemContext, zone: str, force: bool) -> None:
     lives = {live.id: live for live in ctx.refresh()}
     conn = ctx.conn
     row = conn.execute("SELECT status FROM __sim_zone WHERE zone = ?", (zone,)).fetchone()
@@ -96,10 +143,10 @@ def stop_zone(ctx: SystemContext, zone: str, force: bool) -> None:
         raise err.op_not_allowed()
     with _Tx(conn):
         conn.execute("UPDATE __sim_zone SET status = 'INACTIVE', modify_us = ? WHERE zone = ?", (now_us(), zone))
-        _event(conn, "stop_zone", zone)
+        _zone_event(ctx, "stop_zone", zone)
 
 
-def start_zone(ctx: SystemContext, zone: str) -> None:
+def _start_zone(ctx: SystemContext, zone: str) -> None:
     conn = ctx.conn
     row = conn.execute("SELECT status FROM __sim_zone WHERE zone = ?", (zone,)).fetchone()
     if row is None:
@@ -108,7 +155,7 @@ def start_zone(ctx: SystemContext, zone: str) -> None:
         raise err.zone_status_not_match()
     with _Tx(conn):
         conn.execute("UPDATE __sim_zone SET status = 'ACTIVE', modify_us = ? WHERE zone = ?", (now_us(), zone))
-        _event(conn, "start_zone", zone)
+        _zone_event(ctx, "start_zone", zone)
 
 
 def _server_ids(conn: sqlite3.Connection, addresses: list[str]) -> list[sqlite3.Row]:
@@ -219,42 +266,101 @@ def _qualifier(text: str | None) -> dict[str, str]:
 
 # --- upgrade mode and jobs ----------------------------------------------------------------
 
-def begin_upgrade(ctx: SystemContext) -> None:
-    set_cluster_param(ctx, "enable_upgrade_mode", "True")
-    set_cluster_param(ctx, "_upgrade_stage", "PREUPGRADE")
+# The root service's build decides how END ROLLING UPGRADE behaves (ObAdminRollingUpgradeCmd):
+# up to 4.2.1.2 it sets min_observer_version to the lowest server version at once, servers still
+# on the old build or not; from 4.2.1.3 (4.2.1 BP3, and every later line) it first waits, at most
+# rpc_timeout, until the lowest server version reaches its own version, else fails with OB_TIMEOUT.
+END_ROLLING_UPGRADE_WAITS_FROM = (4, 2, 1, 3)
+# The upgrade events name the root service's build_version from 4.2.1.1 (4.2.1 BP1) on.
+UPGRADE_EVENTS_NAME_BUILD_FROM = (4, 2, 1, 1)
+_STAGE_ARG = {"DBUPGRADE": "{stage:3}", "POSTUPGRADE": "{stage:4}"}  # ObAdminRollingUpgradeArg as logged
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _lowest_server_version(conn: sqlite3.Connection) -> str:
+    """The lowest build among all servers, alive or not (the server tracer reads __all_server)."""
+    return min((row[0] for row in conn.execute("SELECT version FROM __sim_server")), key=_version)
+
+
+def _build_pair(ctx: SystemContext) -> list[tuple[str, object]]:
+    rs = rs_server(ctx)
+    if rs is None or _version(rs["version"]) < UPGRADE_EVENTS_NAME_BUILD_FROM:
+        return []
+    return [("build_version", rs["build_version"])]
+
+
+def _upgrade_cmd(ctx: SystemContext, upgrade: bool) -> None:
+    cluster_version = _min_cluster_version(ctx)
+    set_cluster_param(ctx, "enable_upgrade_mode", "True" if upgrade else "False")
+    set_cluster_param(ctx, "_upgrade_stage", "PREUPGRADE" if upgrade else "NONE")
     with _Tx(ctx.conn):
-        _event(ctx.conn, "BEGIN_UPGRADE")
+        event_history.cluster_event(ctx.conn, "UPGRADE", "BEGIN_UPGRADE" if upgrade else "END_UPGRADE",
+                                    [("cluster_version", cluster_version), *_build_pair(ctx)])
+
+
+def begin_upgrade(ctx: SystemContext) -> None:
+    _recorded(ctx, "admin_upgrade_cmd", ("arg", "true"), lambda: _upgrade_cmd(ctx, True))
+
+
+def end_upgrade(ctx: SystemContext) -> None:
+    _recorded(ctx, "admin_upgrade_cmd", ("arg", "false"), lambda: _upgrade_cmd(ctx, False))
+
+
+def _begin_rolling_upgrade(ctx: SystemContext) -> None:
+    cluster_version = _min_cluster_version(ctx)
+    set_cluster_param(ctx, "_upgrade_stage", "DBUPGRADE")
+    with _Tx(ctx.conn):
+        event_history.cluster_event(ctx.conn, "UPGRADE", "BEGIN_ROLLING_UPGRADE",
+                                    [("cluster_version", cluster_version), *_build_pair(ctx)])
 
 
 def begin_rolling_upgrade(ctx: SystemContext) -> None:
-    set_cluster_param(ctx, "_upgrade_stage", "DBUPGRADE")
+    _recorded(ctx, "admin_rolling_upgrade_cmd", ("arg", _STAGE_ARG["DBUPGRADE"]), lambda: _begin_rolling_upgrade(ctx))
+
+
+def _wait_for_own_version(ctx: SystemContext, own: tuple[int, ...]) -> str:
+    """The lowest server version once it equals the root service's own (polled every 100 ms,
+    as OceanBase does); 4016 if it is higher, 4012 after rpc_timeout."""
+    deadline = time.monotonic() + ctx.settings.rpc_timeout
+    while True:
+        lowest = _lowest_server_version(ctx.conn)
+        if _version(lowest) > own:
+            raise err.unexpected()  # "min_observer_version is larger than CLUSTER_CURRENT_VERSION"
+        if _version(lowest) == own:
+            return lowest
+        if time.monotonic() >= deadline:
+            raise err.ob_timeout(int(ctx.settings.rpc_timeout * 1_000_000))
+        time.sleep(0.1)
+
+
+def _end_rolling_upgrade(ctx: SystemContext) -> None:
+    rs = rs_server(ctx)
+    if rs is None:  # cannot happen while the answering observer itself is alive
+        raise err.unexpected()
+    ori_cluster_version = _min_cluster_version(ctx)
+    own = _version(rs["version"])
+    if own >= END_ROLLING_UPGRADE_WAITS_FROM:
+        lowest = _wait_for_own_version(ctx, own)
+    else:
+        lowest = _lowest_server_version(ctx.conn)
+    set_cluster_param(ctx, "_upgrade_stage", "POSTUPGRADE")
+    set_cluster_param(ctx, "min_observer_version", lowest)
+    with _Tx(ctx.conn):
+        event_history.cluster_event(ctx.conn, "UPGRADE", "END_ROLLING_UPGRADE",
+                                    [("cluster_version", lowest), ("ori_cluster_version", ori_cluster_version),
+                                     *_build_pair(ctx)])
+
+
+def end_rolling_upgrade(ctx: SystemContext) -> None:
+    _recorded(ctx, "admin_rolling_upgrade_cmd", ("arg", _STAGE_ARG["POSTUPGRADE"]), lambda: _end_rolling_upgrade(ctx))
 
 
 def _binary_versions(conn: sqlite3.Connection) -> list[tuple[tuple[int, ...], str, str]]:
     rows = conn.execute("SELECT version, release FROM __sim_server").fetchall()
     return [(tuple(int(p) for p in r["version"].split(".")), r["release"].split(".")[0], r["version"]) for r in rows]
-
-
-def end_rolling_upgrade(ctx: SystemContext) -> None:
-    """Waits (bounded by rpc_timeout) until every server runs the newest build, as RS does."""
-    deadline = time.monotonic() + ctx.settings.rpc_timeout
-    while True:
-        versions = _binary_versions(ctx.conn)
-        newest = max(versions)
-        if all(v[:2] == newest[:2] for v in versions):
-            break
-        if time.monotonic() >= deadline:
-            raise err.ob_timeout(int(ctx.settings.rpc_timeout * 1_000_000))
-        time.sleep(0.1)
-    set_cluster_param(ctx, "_upgrade_stage", "POSTUPGRADE")
-    set_cluster_param(ctx, "min_observer_version", newest[2])
-
-
-def end_upgrade(ctx: SystemContext) -> None:
-    set_cluster_param(ctx, "enable_upgrade_mode", "False")
-    set_cluster_param(ctx, "_upgrade_stage", "NONE")
-    with _Tx(ctx.conn):
-        _event(ctx.conn, "END_UPGRADE")
 
 
 def run_upgrade_job(ctx: SystemContext, job: str) -> None:
@@ -274,8 +380,7 @@ def run_upgrade_job(ctx: SystemContext, job: str) -> None:
         raise err.invalid_argument("run upgrade job")
     fails = fault_value(load_faults(conn), FAULT_UPGRADE_JOB_FAILS, "") is not None
     finish_at = now + int(ctx.settings.job_delay * 1_000_000)
-    rs = next((l for l in ctx.refresh() if l.is_rs), None)
-    rs_addr = conn.execute("SELECT svr_ip, svr_port FROM __sim_server WHERE id = ?", (rs.id if rs else 1,)).fetchone()
+    rs_addr = _rs_address(ctx) or tuple(conn.execute("SELECT svr_ip, svr_port FROM __sim_server WHERE id = 1").fetchone())
     with _Tx(conn):
         conn.execute(
             "INSERT INTO __sim_job (job_type, final_status, finish_at_us, rs_svr_ip, rs_svr_port, gmt_create_us, extra_info,"
@@ -373,6 +478,7 @@ def execute(ctx: SystemContext, statement: str) -> None:
     if not match:
         raise err.syntax_error(statement)
     rest = match["rest"]
+    ctx.statement = statement.strip().rstrip(";").strip()
     for pattern, handler in _STATEMENTS:
         found = re.fullmatch(pattern.pattern, rest, re.IGNORECASE | re.DOTALL)
         if found:

@@ -35,6 +35,10 @@ def ob_timeout(timeout_us: int) -> SqlError:
     return SqlError(4012, f"Timeout, query has reached the maximum query timeout: {timeout_us}(us), maybe you can adjust the session variable ob_query_timeout or query_timeout hint, and try again.")
 
 
+def unexpected() -> SqlError:
+    return SqlError(4016, "Internal error")
+
+
 def invalid_argument(what: str) -> SqlError:
     return SqlError(1210, f"Incorrect arguments to {what}")
 
@@ -76,8 +80,9 @@ def deadlock() -> SqlError:
     return SqlError(1213, "Deadlock found when trying to get lock; try restarting transaction")
 
 
-def access_denied(user: str) -> SqlError:
-    return SqlError(1045, f"Access denied for user '{user}'")
+def access_denied(user: str, host: str, with_password: bool) -> SqlError:
+    """MySQL's form, which OceanBase keeps: the user without its tenant, the client's host."""
+    return SqlError(1045, f"Access denied for user '{user}'@'{host}' (using password: {'YES' if with_password else 'NO'})")
 
 
 _PATTERNS: list[tuple[re.Pattern[str], int, str]] = [

@@ -13,17 +13,37 @@ from mysql_mimic.connection import Connection
 from mysql_mimic import packets, types
 
 from pyobshell.sim import binary_literals
+from pyobshell.sim.sql_errors import access_denied
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_session import ObserverInfo, SimSession
 
 
+_ACCESS_DENIED = 1045
+
+
 class SimConnection(Connection):
-    """mysql-mimic answers DML with a bare OK (clients need the affected-row count) and
-    announces autocommit off in the handshake, while sessions start with autocommit on."""
+    """mysql-mimic answers DML with a bare OK (clients need the affected-row count), announces
+    autocommit off in the handshake while sessions start with autocommit on, and refuses a login
+    with its own wording instead of MySQL's."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.status_flags = types.ServerStatus.SERVER_STATUS_AUTOCOMMIT
+        self._login: tuple[str, bool] = ("", False)  # user as sent, whether a password came with it
+
+    async def authenticate(self, username: str, auth_response: bytes, *args: Any, **kwargs: Any) -> None:
+        self._login = (username, bool(auth_response))
+        await super().authenticate(username, auth_response, *args, **kwargs)
+
+    def error(self, **kwargs: Any) -> bytes:
+        if kwargs.get("code") == _ACCESS_DENIED:
+            username, with_password = self._login
+            kwargs["msg"] = access_denied(username.partition("@")[0], self._peer_host(), with_password).message
+        return super().error(**kwargs)
+
+    def _peer_host(self) -> str:
+        peer = self.stream.writer.get_extra_info("peername")
+        return str(peer[0]) if peer else "localhost"
 
     async def handle_query(self, data: bytes) -> None:
         data, blobs = binary_literals.extract(data)

@@ -29,12 +29,13 @@ from sqlglot.errors import ParseError
 
 from pyobshell.sim.observer_info import ObserverInfo
 from pyobshell.sim import alter_system, binary_literals, cluster_state, sql_errors as err, sql_functions
-from pyobshell.sim import statement_cache
+from pyobshell.sim import sql_labels, statement_cache
 from pyobshell.sim.server_health import refresh_live_table
 from pyobshell.sim.show_create import show_create_table
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import parse_datetime_text
 from pyobshell.sim.sql_translate import SYSTEM_DB, Translated, translate, validate_database_name
+from pyobshell.sim.system_catalog import system_catalog
 
 T = TypeVar("T")
 _LEADING_COMMENTS = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*|#[^\n]*\n\s*)*", re.DOTALL)
@@ -72,6 +73,7 @@ class SimSession(Session):
                          self._static_query_middleware)
         ]
         self.middlewares.insert(0, self._show_create_middleware)
+        self.middlewares.insert(0, self._labels_middleware)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-session")
         self._system: sqlite3.Connection | None = None
         self._user: sqlite3.Connection | None = None
@@ -80,6 +82,8 @@ class SimSession(Session):
         self.last_ok: tuple[int, int] = (0, 0)  # affected rows, last insert id
         self.blobs: dict[str, bytes | str] = {}  # literals cut out of the current query (binary_literals)
         self._shape: statement_cache.Shape | None = None  # the current query's shape, to learn from
+        self._labels: sql_labels.Labels | None = None  # the current statement's typed result labels
+        self._catalog: dict[str, dict[str, str]] | None = None  # the oceanbase database's tables
 
     # --- mysql-mimic hooks ----------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class SimSession(Session):
             return await self._run(self._database_ddl, expression)
         if isinstance(expression, exp.Command):
             raise err.not_supported(f"statement '{_first_line(sql)[:60]}'")
+        sql_labels.apply_labels(expression, self._labels)
         translated = translate(expression, self.database)
         if translated.scope == "user":
             self._learn(expression, translated)
@@ -158,8 +163,26 @@ class SimSession(Session):
             return
         if statement_cache.CACHE.lookup(self.database, shape.text) is not None:
             return
-        entry = statement_cache.learn(shape, translated, self.database, Dialect.get_or_raise(self.dialect).parse)
+        labels = self._labels
+        if sql_labels.labels_depend_on_literals(expression, labels):
+            statement_cache.CACHE.store(self.database, shape.text, statement_cache.Entry(None))
+            return
+        parse = Dialect.get_or_raise(self.dialect).parse
+
+        def parse_labelled(text: str) -> list:  # the template must carry the same labels
+            return [sql_labels.apply_labels(e, labels) if e is not None else None for e in parse(text)]
+
+        entry = statement_cache.learn(shape, translated, self.database, parse_labelled)
         statement_cache.CACHE.store(self.database, shape.text, entry)
+
+    # --- result labels: taken from the statement before any middleware rewrites it --------
+
+    async def _labels_middleware(self, q: Any) -> Any:
+        self._labels = sql_labels.typed_labels(q.expression, q.sql)
+        try:
+            return await q.next()
+        finally:
+            self._labels = None
 
     # --- function replacement: like mysql-mimic's, but NOW() stays a function ------------
 
@@ -325,9 +348,11 @@ class SimSession(Session):
 
     def _schema(self) -> dict:
         names = [row[0] for row in self._system_conn().execute("SELECT name FROM __sim_database ORDER BY name")]
+        if self._catalog is None:
+            self._catalog = system_catalog(self._system_conn())
         self._attach(set(names))
         conn = self._user_conn()
-        schema: dict[str, dict] = {}
+        schema: dict[str, dict] = {SYSTEM_DB: self._catalog}
         for name in names:
             tables = conn.execute(f"SELECT name FROM {_quote(name)}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_\\_sim%' ESCAPE '\\'")
             schema[name] = {

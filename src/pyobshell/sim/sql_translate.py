@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 
+from pyobshell.sim import sql_collation
 from pyobshell.sim.sql_errors import SqlError, bad_database, no_database_selected, no_such_table, not_supported
 from pyobshell.sim.state_schema import known_system_objects
 
@@ -59,9 +60,15 @@ def translate(expression: exp.Expression, current_db: str | None) -> Translated:
     expression = expression.copy()
     if expression.args.get("kind") == "INDEX" and isinstance(expression, (exp.Create, exp.Drop)):
         return _translate_index(expression, current_db)
+    _drop_dual(expression)
     ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     scope, databases = _resolve_tables(expression, current_db, ctes)
     locking = bool(expression.args.get("locks"))
+    sql_collation.map_explicit_collations(expression)
+    if scope == "user":
+        sql_collation.declare_column_collations(expression)
+    else:
+        sql_collation.compare_ignoring_case(expression)
     _strip_mysql_only(expression)
     expression = expression.transform(_rewrite_functions)
     follow_up: list[str] = []
@@ -126,12 +133,23 @@ def _resolve_tables(expression: exp.Expression, current_db: str | None, ctes: se
     return (scopes.pop() if scopes else "none"), databases
 
 
+def _drop_dual(expression: exp.Expression) -> None:
+    """``SELECT … FROM DUAL``: MySQL's table of no columns and one row is SQLite's bare SELECT."""
+    for select in expression.find_all(exp.Select):
+        source = select.args.get("from_") or select.args.get("from")
+        table = source.this if isinstance(source, exp.From) else None
+        if (isinstance(table, exp.Table) and table.name.lower() == "dual" and not table.args.get("db")
+                and not table.alias and not select.args.get("joins")):
+            source.pop()
+
+
 def _strip_mysql_only(expression: exp.Expression) -> None:
-    """Remove what only changes MySQL's execution, not the result: hints, locks, table options."""
+    """Remove what only changes MySQL's execution, not the result: hints, locks, table options.
+    (Column collations are :mod:`sql_collation`'s.)"""
     expression.set("locks", None)
     for hint in list(expression.find_all(exp.Hint)):
         hint.pop()
-    for kind in (exp.CommentColumnConstraint, exp.CharacterSetColumnConstraint, exp.CollateColumnConstraint):
+    for kind in (exp.CommentColumnConstraint, exp.CharacterSetColumnConstraint):
         for node in list(expression.find_all(kind)):
             parent = node.parent
             (parent if isinstance(parent, exp.ColumnConstraint) else node).pop()

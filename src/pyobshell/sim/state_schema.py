@@ -54,7 +54,15 @@ CREATE TABLE IF NOT EXISTS __sim_merge (
     busy_until_us INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS __sim_event (
     id INTEGER PRIMARY KEY AUTOINCREMENT, gmt_create_us INTEGER NOT NULL,
-    module TEXT NOT NULL, event TEXT NOT NULL, info TEXT NOT NULL DEFAULT '');
+    history TEXT NOT NULL DEFAULT 'rootservice', module TEXT NOT NULL, event TEXT NOT NULL,
+    name1 TEXT NOT NULL DEFAULT '', value1 TEXT NOT NULL DEFAULT '',
+    name2 TEXT NOT NULL DEFAULT '', value2 TEXT NOT NULL DEFAULT '',
+    name3 TEXT NOT NULL DEFAULT '', value3 TEXT NOT NULL DEFAULT '',
+    name4 TEXT NOT NULL DEFAULT '', value4 TEXT NOT NULL DEFAULT '',
+    name5 TEXT NOT NULL DEFAULT '', value5 TEXT NOT NULL DEFAULT '',
+    name6 TEXT NOT NULL DEFAULT '', value6 TEXT NOT NULL DEFAULT '',
+    extra_info TEXT NOT NULL DEFAULT '', rs_svr_ip TEXT NOT NULL DEFAULT '',
+    rs_svr_port INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS __sim_inspection (name TEXT PRIMARY KEY, info TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS __sim_database (name TEXT PRIMARY KEY, create_us INTEGER NOT NULL);
 """
@@ -73,6 +81,11 @@ _EFFECTIVE = "CASE WHEN {p}pending_value IS NOT NULL AND sim_now_us() >= {p}pend
 
 def effective(prefix: str = "") -> str:
     return _EFFECTIVE.format(p=prefix)
+
+
+# name1, value1 … name6, value6 of an event history table, lower and upper case.
+_EVENT_PAIRS = ", ".join(f"name{i}, value{i}" for i in range(1, 7))
+_EVENT_PAIRS_UPPER = ", ".join(f"name{i} AS NAME{i}, value{i} AS VALUE{i}" for i in range(1, 7))
 
 
 def _ts(expr: str) -> str:
@@ -94,7 +107,7 @@ VIEWS: dict[str, str] = {
     "__all_server": """
         SELECT s.svr_ip, s.svr_port, s.id, s.zone, s.sql_port AS inner_port, s.sql_port,
                l.is_rs AS with_rootserver,
-               CASE WHEN l.alive = 1 THEN 'ACTIVE' ELSE 'INACTIVE' END COLLATE NOCASE AS status,
+               CASE WHEN l.alive = 1 THEN 'active' ELSE 'inactive' END COLLATE NOCASE AS status,
                l.start_service_us AS start_service_time, s.stop_time_us AS stop_time,
                s.build_version, l.last_offline_us AS last_offline_time,
                s.create_us AS gmt_create, s.modify_us AS gmt_modify
@@ -120,18 +133,21 @@ VIEWS: dict[str, str] = {
                p.info AS INFO, 'OBSERVER' AS SECTION, 'DYNAMIC_EFFECTIVE' AS EDIT_LEVEL,
                p.value AS DEFAULT_VALUE
         FROM __sim_param p JOIN __sim_server s ON s.svr_ip = p.svr_ip AND s.svr_port = p.svr_port
+        JOIN __sim_live l ON l.id = s.id WHERE l.alive = 1
         UNION ALL
         SELECT s.svr_ip, s.svr_port, s.zone, 'TENANT', t.tenant_id, tp.name, 'STRING',
                {effective('tp.')}, '', 'TENANT', 'DYNAMIC_EFFECTIVE', tp.value
         FROM __sim_tenant_param tp JOIN __sim_tenant t ON t.tenant_id = tp.tenant_id
-        CROSS JOIN __sim_server s""",
+        CROSS JOIN __sim_server s JOIN __sim_live l ON l.id = s.id WHERE l.alive = 1""",
     "__all_virtual_sys_parameter_stat": f"""
         SELECT p.svr_ip, p.svr_port, s.zone, p.name, {effective('p.')} AS value, p.data_type, p.info
-        FROM __sim_param p JOIN __sim_server s ON s.svr_ip = p.svr_ip AND s.svr_port = p.svr_port""",
+        FROM __sim_param p JOIN __sim_server s ON s.svr_ip = p.svr_ip AND s.svr_port = p.svr_port
+        JOIN __sim_live l ON l.id = s.id WHERE l.alive = 1""",
     "__all_sys_parameter": "SELECT name, value FROM __sim_explicit_param",
     "__all_virtual_tenant_parameter_info": f"""
         SELECT tp.tenant_id, s.svr_ip, s.svr_port, s.zone, tp.name, {effective('tp.')} AS value
-        FROM __sim_tenant_param tp CROSS JOIN __sim_server s""",
+        FROM __sim_tenant_param tp CROSS JOIN __sim_server s JOIN __sim_live l ON l.id = s.id
+        WHERE l.alive = 1""",
     "DBA_OB_TENANTS": f"""
         SELECT tenant_id AS TENANT_ID, tenant_name AS TENANT_NAME, tenant_type AS TENANT_TYPE,
                {_ts('create_us')} AS CREATE_TIME, {_ts('create_us')} AS MODIFY_TIME,
@@ -140,7 +156,11 @@ VIEWS: dict[str, str] = {
                role AS TENANT_ROLE
         FROM __sim_tenant""",
     "__all_tenant": "SELECT tenant_id, tenant_name, compatibility_mode FROM __sim_tenant",
-    "__all_virtual_tenant_info": "SELECT tenant_id, role AS tenant_role FROM __sim_tenant",
+    "__all_virtual_tenant_info": """
+        SELECT tenant_id, role AS tenant_role, 'NORMAL' AS switchover_status, 0 AS switchover_epoch,
+               1000 AS sync_scn, 1000 AS replayable_scn, 1000 AS readable_scn,
+               4611686018427387903 AS recovery_until_scn, 'NOARCHIVELOG' AS log_mode, 1001 AS max_ls_id
+        FROM __sim_tenant""",
     "__all_virtual_core_table": f"""
         SELECT t.tenant_id, 'target_data_version' AS column_name,
                CAST(sim_encode_version({effective('tp.')}) AS TEXT) AS column_value
@@ -206,12 +226,35 @@ VIEWS: dict[str, str] = {
     "__all_virtual_core_meta_table": """
         SELECT s.svr_ip, s.svr_port, 1 AS tenant_id, 1 AS ls_id, CASE WHEN l.is_rs = 1 THEN 1 ELSE 2 END AS role
         FROM __sim_server s JOIN __sim_live l ON l.id = s.id WHERE l.alive = 1""",
-    "__all_rootservice_event_history": """
-        SELECT sim_us_to_datetime(gmt_create_us) AS gmt_create, module, event, info AS value1
-        FROM __sim_event""",
+    "__all_rootservice_event_history": f"""
+        SELECT sim_us_to_datetime(gmt_create_us) AS gmt_create, module, event, {_EVENT_PAIRS},
+               extra_info, rs_svr_ip, rs_svr_port
+        FROM __sim_event WHERE history = 'rootservice'""",
+    "DBA_OB_ROOTSERVICE_EVENT_HISTORY": f"""
+        SELECT sim_us_to_datetime(gmt_create_us) AS TIMESTAMP, module AS MODULE, event AS EVENT,
+               {_EVENT_PAIRS_UPPER}, extra_info AS EXTRA_INFO, rs_svr_ip AS RS_SVR_IP, rs_svr_port AS RS_SVR_PORT
+        FROM __sim_event WHERE history = 'rootservice'""",
+    "__all_cluster_event_history": f"""
+        SELECT sim_us_to_datetime(gmt_create_us) AS gmt_create, module, event, {_EVENT_PAIRS}, extra_info
+        FROM __sim_event WHERE history = 'cluster'""",
+    "DBA_OB_CLUSTER_EVENT_HISTORY": f"""
+        SELECT sim_us_to_datetime(gmt_create_us) AS TIMESTAMP, module AS MODULE, event AS EVENT,
+               {_EVENT_PAIRS_UPPER}, extra_info AS EXTRA_INFO
+        FROM __sim_event WHERE history = 'cluster'""",
     "__all_virtual_upgrade_inspection": "SELECT name, info FROM __sim_inspection",
+    "DBA_OB_UNITS": f"""
+        SELECT 1000 + row_number() OVER (ORDER BY t.tenant_id, z.zone) AS UNIT_ID, t.tenant_id AS TENANT_ID,
+               'ACTIVE' AS STATUS, t.tenant_id AS RESOURCE_POOL_ID, 1000 + t.tenant_id AS UNIT_GROUP_ID,
+               {_ts('t.create_us')} AS CREATE_TIME, {_ts('t.create_us')} AS MODIFY_TIME, z.zone AS ZONE,
+               s.svr_ip AS SVR_IP, s.svr_port AS SVR_PORT, NULL AS MIGRATE_FROM_SVR_IP,
+               NULL AS MIGRATE_FROM_SVR_PORT, NULL AS MANUAL_MIGRATE, t.tenant_id AS UNIT_CONFIG_ID,
+               2 AS MAX_CPU, 2 AS MIN_CPU, 4294967296 AS MEMORY_SIZE, 12884901888 AS LOG_DISK_SIZE,
+               9223372036854775807 AS MAX_IOPS, 9223372036854775807 AS MIN_IOPS, 2 AS IOPS_WEIGHT
+        FROM __sim_tenant t CROSS JOIN __sim_zone z
+        JOIN __sim_server s ON s.id = (SELECT min(id) FROM __sim_server WHERE zone = z.zone)
+        WHERE t.tenant_type != 'META'""",
     "DBA_OB_RESOURCE_POOLS": """
-        SELECT t.tenant_id AS TENANT_ID, 'pool_' || t.tenant_name AS NAME,
+        SELECT t.tenant_id AS TENANT_ID, t.tenant_id AS RESOURCE_POOL_ID, 'pool_' || t.tenant_name AS NAME,
                (SELECT group_concat(zone, ';') FROM __sim_zone) AS ZONE_LIST, 1 AS UNIT_COUNT
         FROM __sim_tenant t WHERE t.tenant_type != 'META'""",
 }
@@ -240,6 +283,11 @@ def view_statements() -> list[str]:
     return statements
 
 
+def served_object_names() -> list[str]:
+    """Every system table or view a query may name, as OceanBase spells it."""
+    return [*VIEWS, *EMPTY_VIEWS]
+
+
 def known_system_objects() -> set[str]:
     """Lower-case names of every system table or view a query may name."""
-    return {name.lower() for name in (*VIEWS, *EMPTY_VIEWS)}
+    return {name.lower() for name in served_object_names()}
