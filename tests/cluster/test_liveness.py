@@ -48,9 +48,9 @@ class FakeRegistry:
         return dict(self.beats)
 
 
-def running(task_id: int, agent: AgentInfo) -> SubTaskRow:
+def running(task_id: int, agent: AgentInfo, state: State = State.RUNNING) -> SubTaskRow:
     return SubTaskRow(task_id, 1, "Reinstall and restart observer", "ReinstallAndRestartObserverTask", agent, 1,
-                      True, True, False, True, False, TaskContext(), State.RUNNING, Operator.RUN, None, None)
+                      True, True, False, True, False, TaskContext(), state, Operator.RUN, None, None)
 
 
 @dataclass
@@ -126,3 +126,15 @@ def test_the_silence_limit_comes_from_the_environment_and_must_span_heart_beats(
         ClusterSettings.from_env({"PYOBSHELL_EXECUTOR_SILENCE_S": "3"})
     with pytest.raises(SettingsError, match="must be numbers"):
         ClusterSettings.from_env({"PYOBSHELL_EXECUTOR_SILENCE_S": "soon"})
+
+
+def test_a_sub_task_handed_to_an_agent_that_died_before_starting_it_is_failed_too() -> None:
+    registry = FakeRegistry({A: 1})
+    store = FakeStore([running(11, A, State.READY), running(12, A, State.PENDING)])
+    now = [0.0]
+    watch = ExecutorWatch(store, registry, ME, silence_s=30.0, wake=lambda: None, clock=lambda: now[0])
+    watch.check(is_maintainer=True)
+    now[0] = 31.0
+    assert [task.id for task in watch.check(is_maintainer=True)] == [11]
+    assert "agent 10.0.0.2:2886, which was handed this sub task, has sent no heart-beat for 31 s" in store.logs[11]
+    assert store.tasks[1].state == State.PENDING  # not handed to anyone yet: nothing to fail

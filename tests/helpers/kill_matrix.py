@@ -35,6 +35,7 @@ import pymysql
 
 from pyobshell.agent.home import AgentHome
 from pyobshell.client import ObshellClient, ObshellClientError
+from pyobshell.engine.model import State
 from pyobshell.sim.cluster import start_observer
 from tests.helpers.sim import kill_observer, run_cli
 
@@ -45,7 +46,7 @@ STAGES = 26
 LEASE_S, RENEW_S, SILENCE_S = 3.0, 1.0, 60.0  # silence as in production: a restart on a busy host fits
 SCRIPT_BUDGET_S = 25.0  # script_run_timeout_s of the observer case: a zone check waiting on a dead server
 CASE_TIMEOUT_S = 300.0
-RUNNING, SUCCEED, FAILED = 2, 3, 4  # engine states as stored
+RUNNING, SUCCEED, FAILED = int(State.RUNNING), int(State.SUCCEED), int(State.FAILED)  # as stored
 KINDS = ("maintainer", "executor", "dead", "observer")
 
 
@@ -72,11 +73,13 @@ class CaseResult:
     lost: list[str] = field(default_factory=list)  # what the after-checks found missing
     total_s: float = 0.0
     restart_s: float | None = None  # kill to `agent start` returning
+    reads: int = 0  # DAG reads answered by a live agent during the case
+    read_errors: list[str] = field(default_factory=list)  # those answered 5xx
 
     @property
     def ok(self) -> bool:
         expected = [] if self.case.kind in ("maintainer", "executor") else ["RETRY"]
-        return self.outcome == "SUCCEED" and self.actions == expected and not self.lost
+        return self.outcome == "SUCCEED" and self.actions == expected and not self.lost and not self.read_errors
 
 
 def agent_env() -> dict[str, str]:
@@ -193,6 +196,36 @@ class Rig:
                 "--ob-home", observer["home"], env={**os.environ, **agent_env()})
 
 
+class DagReaders(threading.Thread):
+    """Reads the DAG through every agent twice a second while the case runs, as clients
+    following it would: an agent that answers must answer it (a refused connection is a dead
+    agent; a 5xx is a read its store could not serve while an observer restarted)."""
+
+    def __init__(self, rig: Rig, gid: str):
+        super().__init__(daemon=True)
+        self.rig, self.gid = rig, gid
+        self.reads = 0
+        self.errors: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        clients: dict[str, ObshellClient] = {}
+        while not self.done.wait(0.5):
+            for agent in self.rig.agents:
+                address = f"{agent['ip']}:{agent['port']}"
+                client = clients.setdefault(address, ObshellClient(address, password=PASSWORD, timeout=10))
+                try:
+                    response = client.raw_request("GET", f"/api/v1/task/dag/{self.gid}")
+                except (ObshellClientError, OSError):
+                    clients.pop(address).close()  # not listening (killed, starting again); new key after
+                    continue
+                self.reads += 1
+                if response.status_code >= 500:
+                    self.errors.append(f"{agent['ip']}: {response.status_code} {response.text[:120]}")
+        for client in clients.values():
+            client.close()
+
+
 def wait_dag(api: Callable[[], ObshellClient], gid: str, timeout: float = CASE_TIMEOUT_S) -> dict:
     """Follow the DAG to SUCCEED/FAILED through the given agent (retrying while it is away)."""
     deadline = time.monotonic() + timeout
@@ -290,8 +323,15 @@ def run_case(case: KillCase, root: Path, packages: list[Path], net: int) -> Case
             names = watch.stage_names(dag_id)
             if len(names) != STAGES:
                 raise AssertionError(f"the upgrade has {len(names)} stages, not {STAGES}")
-            {"maintainer": _restart_case, "executor": _restart_case, "dead": _dead_agent_case,
-             "observer": _observer_case}[case.kind](rig, watch, gid, dag_id, names, result)
+            readers = DagReaders(rig, gid)
+            readers.start()
+            try:
+                {"maintainer": _restart_case, "executor": _restart_case, "dead": _dead_agent_case,
+                 "observer": _observer_case}[case.kind](rig, watch, gid, dag_id, names, result)
+            finally:
+                readers.done.set()
+                readers.join(15)
+            result.reads, result.read_errors = readers.reads, readers.errors
             result.lost = lost_after(rig, gid, packages) if result.outcome == "SUCCEED" else []
         finally:
             watch.close()
@@ -387,7 +427,8 @@ def table(results: list[CaseResult]) -> str:
     for r in results:
         after = f"{r.kill_to_next_stage_s:.1f} s" if r.kill_to_next_stage_s is not None else "-"
         restart = f"restarted after {r.restart_s:.1f} s" if r.restart_s is not None else ""
-        notes = "; ".join(filter(None, [restart, r.failure[:110], *r.lost]))
+        reads = f"reads {r.reads - len(r.read_errors)}/{r.reads} ok"
+        notes = "; ".join(filter(None, [reads, restart, r.failure[:110], *r.lost, *r.read_errors[:2]]))
         lines.append(f"{r.case.label:<22} {r.stage_name[:44]:<44} {r.victim:<22} {'yes' if r.hit else 'no':<4} "
                      f"{r.outcome:<8} {after:>10} {','.join(r.actions) or 'none':<8} {r.total_s:6.0f}s  {notes}")
     return "\n".join(lines)

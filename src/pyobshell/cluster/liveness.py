@@ -1,7 +1,8 @@
 """Executors that stop heart-beating: the maintainer fails their running sub-tasks.
 
 Every agent of the cluster writes a heart-beat into its ``all_agent`` row every ``renew_s``.
-The maintainer watches the executors of the cluster's RUNNING sub-tasks; one whose heart-beat
+The maintainer watches the executors of the cluster's READY (handed over, not started yet)
+and RUNNING sub-tasks; one whose heart-beat
 has not changed for ``executor_silence_s`` is taken for dead, and its sub-tasks are failed with
 a log naming it and how long it has been silent, so the DAG ends and an operator can RETRY
 (once it is back) or ROLLBACK. An agent that comes back in time needs nothing: it resumes its
@@ -27,9 +28,10 @@ from pyobshell.engine.store import TaskStore
 
 log = logging.getLogger(__name__)
 
-SILENT_EXECUTOR_LOG = ("ERROR: agent {agent}, which runs this sub task, has sent no heart-beat for {silent:.0f} s "
+SILENT_EXECUTOR_LOG = ("ERROR: agent {agent}, which {role} this sub task, has sent no heart-beat for {silent:.0f} s "
                        "(limit {limit:g} s): taken for dead. Start that agent again, then RETRY this DAG; "
                        "or ROLLBACK")
+ROLE = {State.RUNNING: "runs", State.READY: "was handed"}  # READY: dispatched, not yet started there
 
 
 @dataclass
@@ -75,14 +77,14 @@ class ExecutorWatch:
             log.debug("heart-beat not written: %s", exc)
 
     def check(self, is_maintainer: bool) -> list[SubTaskRow]:
-        """Fail the sub-tasks of silent executors (on the maintainer); the ones failed."""
+        """Fail the ready or running sub-tasks of silent executors (on the maintainer); the ones failed."""
         if not is_maintainer:
             self.silence.lost_sight()
             return []
         try:
             beats = self.registry.heartbeats()
             with self.store.read() as conn:
-                running = self.store.subtasks_in_states(conn, (State.RUNNING,))
+                running = self.store.subtasks_in_states(conn, (State.READY, State.RUNNING))
         except Exception as exc:
             log.info("cannot watch the executors this round: %s", exc)
             self.silence.lost_sight()
@@ -98,7 +100,8 @@ class ExecutorWatch:
         silent = self.silence.silent_for(task.agent, now)
         if silent < self.silence_s:
             return False
-        reason = SILENT_EXECUTOR_LOG.format(agent=task.agent, silent=silent, limit=self.silence_s)
+        reason = SILENT_EXECUTOR_LOG.format(agent=task.agent, role=ROLE[task.state], silent=silent,
+                                            limit=self.silence_s)
         with self.store.transaction() as conn:
             failed = self.store.subtask_fail(conn, task, reason)
         if failed:
