@@ -173,6 +173,10 @@ class Rig:
     def agent(self, address: str) -> dict:
         return next(a for a in self.agents if f"{a['ip']}:{a['port']}" == address)
 
+    def agents_of(self, zone: str) -> list[dict]:
+        ips = {o["ip"] for o in self.document["observers"] if o["zone"] == zone}
+        return [a for a in self.agents if a["ip"] in ips]
+
     def observer_of(self, agent: dict) -> dict:
         return next(o for o in self.document["observers"] if o["ip"] == agent["ip"])
 
@@ -308,8 +312,8 @@ def wait_next_stage(watch: StoreWatch, dag_id: int, stage: int, timeout: float =
     raise AssertionError(f"stage {stage} did not end within {timeout:.0f} s")
 
 
-def retry(rig: Rig, gid: str) -> None:
-    with rig.client(rig.agents[0]) as client:
+def retry(rig: Rig, gid: str, via: dict | None = None) -> None:
+    with rig.client(via or rig.agents[0]) as client:
         client.request("POST", f"/api/v1/task/dag/{gid}", {"operator": "RETRY"})
 
 
@@ -381,25 +385,27 @@ def _zone_stage(names: list[str], name: str, zone: str) -> int:
 
 def _dead_agent_case(rig: Rig, watch: StoreWatch, gid: str, dag_id: int, names: list[str],
                      result: CaseResult) -> None:
-    stage = _zone_stage(names, "Reinstall", "zone2")
-    result.stage_name = names[stage - 1]
+    maintainer = watch.maintainer()
+    zone = next(z for z in ("zone2", "zone3", "zone1")
+                if f"{rig.agents_of(z)[0]['ip']}:{rig.agents_of(z)[0]['port']}" != maintainer)
+    victim = rig.agents_of(zone)[0]  # an executor (not the maintainer), killed in its zone's reinstall
+    survivor = next(a for a in rig.agents if a is not victim)
+    stage = _zone_stage(names, "Reinstall", zone)
+    result.stage_name = f"{names[stage - 1]} ({zone})"
     wait_stage(watch, dag_id, stage)
-    victim = next(a for a in rig.agents if a["ip"] == rig.document["observers"][1]["ip"])
-    if f"{victim['ip']}:{victim['port']}" == watch.maintainer():
-        raise AssertionError("the zone2 agent is the maintainer: this case needs an executor")
     rig.kill_agent(victim)
     killed = time.monotonic()
     result.victim = f"{victim['ip']}:{victim['port']}"
     seen = watch.stage(dag_id)
     result.hit = seen is not None and seen[0] == stage and seen[2] == RUNNING
-    first = wait_dag(lambda: rig.client(rig.agents[0]), gid, timeout=SILENCE_S + 90)
+    first = wait_dag(lambda: rig.client(survivor), gid, timeout=SILENCE_S + 90)
     result.kill_to_next_stage_s = time.monotonic() - killed
     result.failure = failed_log(rig, gid) if first["state"] == "FAILED" else ""
     if first["state"] == "FAILED":
         rig.start_agent(victim)
-        retry(rig, gid)
+        retry(rig, gid, survivor)
         result.actions.append("RETRY")
-    result.outcome = wait_dag(lambda: rig.client(rig.agents[0]), gid)["state"]
+    result.outcome = wait_dag(lambda: rig.client(survivor), gid)["state"]
 
 
 def _observer_case(rig: Rig, watch: StoreWatch, gid: str, dag_id: int, names: list[str],
