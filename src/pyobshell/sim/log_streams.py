@@ -124,6 +124,17 @@ def record(conn: sqlite3.Connection, at_us: int, kind: str, *, server_id: int | 
                  " VALUES (?, ?, ?, ?, ?, ?, ?)", (at_us, kind, server_id, tenant_id, ls_id, from_id, info))
 
 
+def record_restart(conn: sqlite3.Connection, server_id: int, previous_start_us: int, last_heartbeat_us: int | None) -> None:
+    """A server starts again: its previous process ended at its last heartbeat (recorded here
+    when it came back within its lease, before anyone saw it dead)."""
+    if previous_start_us <= 0 or last_heartbeat_us is None:
+        return
+    seen = conn.execute("SELECT 1 FROM __sim_history WHERE kind = 'kill' AND server_id = ? AND at_us >= ?",
+                        (server_id, previous_start_us)).fetchone()
+    if seen is None:
+        record(conn, max(last_heartbeat_us, previous_start_us), "kill", server_id=server_id)
+
+
 def leader_of(conn: sqlite3.Connection, tenant_id: int, ls_id: int) -> int | None:
     row = conn.execute("SELECT leader_id FROM __sim_ls WHERE tenant_id = ? AND ls_id = ?", (tenant_id, ls_id)).fetchone()
     return int(row[0]) if row else None
