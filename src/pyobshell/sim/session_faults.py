@@ -1,9 +1,9 @@
 """What a client session feels of the cluster's health: added latency and a lost leader.
 
 * ``slow_sql`` (value: milliseconds) on an observer delays every statement it answers;
-* a user-database statement while the sys tenant's leader is dead (killed, its lease not yet
-  run out) fails with OceanBase's 4038 "not master", as a client sees it until a new leader
-  is elected. A zone that is stopped properly hands its leaders over first, so its clients
+* a user-database write while the sys tenant's leader is dead (killed, its lease not yet run
+  out) fails with OceanBase's 4038 "not master", as a client sees it until a new leader is
+  elected (reads are answered, as a follower's weak reads are). A zone that is stopped properly hands its leaders over first, so its clients
   never see this.
 
 Both are read from the shared state with a short cache: a session asks before every

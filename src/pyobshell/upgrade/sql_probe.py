@@ -26,13 +26,13 @@ from pyobshell.ob.probe_sql import ProbeTarget
 from pyobshell.ob.sql import Sql
 from pyobshell.ob.target import ObserverTarget
 from pyobshell.upgrade.probe_stats import ProbeStats, Sample
+from pyobshell.upgrade.stages import DAG_ROLLING_UPGRADE, DAG_STOP_SERVICE_UPGRADE
 from pyobshell.wire.task import DagDetailDTO
 
 log = logging.getLogger(__name__)
 ROUND_S = 0.25  # four rounds a second, each a read and a write per zone
 SAVE_EVERY_S = 1.0
 WATCH_EVERY_S = 0.5
-UPGRADE_DAG_PREFIXES = ("OB rolling upgrade", "OB stop service upgrade", "OB stopservice upgrade")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class RunningDag:
 
 
 def is_upgrade_dag(dag: DagDetailDTO) -> bool:
-    return dag.name.startswith(UPGRADE_DAG_PREFIXES) or (" upgrade " in f" {dag.name} " and "check" not in dag.name.lower())
+    return dag.name.startswith((DAG_ROLLING_UPGRADE, DAG_STOP_SERVICE_UPGRADE))
 
 
 def running_dag(dag: DagDetailDTO) -> RunningDag:
@@ -98,10 +98,22 @@ class ProbeRun:
             statement()
             sample = Sample(at, target.zone, target.address, kind, True, 1000 * (time.perf_counter() - started))
         except ObshellError as exc:
+            if not self._still_probed(target):
+                # Its zone was stopped while the round ran: OBProxy would have routed the client
+                # away before the observer went down, so this is not what a client saw.
+                log.info("SQL probe: %s through %s failed as its zone %s left service; not counted: %s",
+                         kind, target.address, target.zone, exc.message)
+                return
             sample = Sample(at, target.zone, target.address, kind, False, 1000 * (time.perf_counter() - started),
                             exc.message)
             log.info("SQL probe: %s through %s (%s) failed: %s", kind, target.address, target.zone, exc.message)
         self.stats.add(sample, stage, stage_name)
+
+    def _still_probed(self, target: ProbeTarget) -> bool:
+        try:
+            return target in probe_sql.probe_targets(self.cluster)
+        except ObshellError:
+            return True  # cannot tell: the failure counts
 
     def _forget_all_but(self, addresses: set[str]) -> None:
         """Drop the connections to observers no longer probed: when one comes back (restarted),
