@@ -12,7 +12,9 @@ Prints, as the median of the runs (nothing is asserted):
   restart one after another, the servers of a zone together), plus every script sub-task;
 * overhead = total - inside (goal: at most 5 % of the total);
 * readiness gap: an observer in service and in sync until the DAG's next node starts (goal:
-  at most 0.5 s), the worst of the zones.
+  at most 0.5 s), the worst of the zones;
+* what clients saw, from the maintainer's live SQL probe (``GET /api/v1/ob/upgrade/probe``):
+  the statements that succeeded, their p99 latency, the longest time without a successful write.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class RunFigures:
     scripts_s: float
     gaps_s: list[float]  # per zone: ready -> next node started
     nodes: list["NodeTiming"]
+    probe: dict  # the SQL probe's "total" figures
 
     @property
     def overhead_s(self) -> float:
@@ -111,7 +114,22 @@ def process_start(observer: dict) -> float:
     return started
 
 
-def figures(dag: dict, cluster: dict, catchup_s: float, client_s: float) -> RunFigures:
+def probe_total(api: ObshellClient) -> dict:
+    """The probe's figures for the whole upgrade, once its last save is in (within a second or two)."""
+    deadline = time.monotonic() + 15
+    report: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            report = api.request("GET", "/api/v1/ob/upgrade/probe")
+        except ObshellClientError:
+            report = {}
+        if report and not report["running"]:
+            break
+        time.sleep(0.5)
+    return report.get("total", {})
+
+
+def figures(dag: dict, cluster: dict, catchup_s: float, client_s: float, probe: dict) -> RunFigures:
     nodes = dag["nodes"]
     started = {o["ip"]: process_start(o) for o in cluster["observers"]}
     serving = in_service_times(cluster["observers"][0])
@@ -128,7 +146,7 @@ def figures(dag: dict, cluster: dict, catchup_s: float, client_s: float) -> RunF
                   for start, end in map(span, node["sub_tasks"]))
     start, end = span(dag)
     timeline = [NodeTiming.of(node, start) for node in nodes]
-    return RunFigures(end - start, client_s, restarts, scripts, gaps, timeline)
+    return RunFigures(end - start, client_s, restarts, scripts, gaps, timeline, probe)
 
 
 def one_run(root: Path, packages: list[Path], net: int, profile: str, timings: str) -> RunFigures:
@@ -156,11 +174,12 @@ def one_run(root: Path, packages: list[Path], net: int, profile: str, timings: s
                 time.sleep(POLL_S)
             client_s = time.perf_counter() - sent
             dag = api.request("GET", f"/api/v1/task/dag/{created['id']}", query={"show_details": "true"})
+            probe = probe_total(api)
         if dag["state"] != "SUCCEED":
             raise SystemExit(f"the upgrade ended {dag['state']}: "
                              f"{[(n['name'], n['state']) for n in dag['nodes'] if n['state'] != 'SUCCEED']}")
         settings = SimSettings.realistic() if profile == "realistic" else SimSettings.fast()
-        return figures(dag, cluster, settings.catchup_delay, client_s)
+        return figures(dag, cluster, settings.catchup_delay, client_s, probe)
     finally:
         subprocess.run([*PYOBSHELL, "sim", "down", "--dir", str(directory)], capture_output=True, timeout=120)
 
@@ -184,6 +203,14 @@ def report(runs: list[RunFigures], profile: str, timings: str) -> None:
     line("overhead share of the total (goal <= 5 %)", [100 * r.overhead_s / r.total_s for r in runs], "%")
     line("readiness gap, worst zone (goal <= 0.5 s)", [max(r.gaps_s) for r in runs])
     line("readiness gap, median zone", [median(r.gaps_s) for r in runs])
+    probed = [r.probe for r in runs if r.probe]
+    if probed:
+        line("SQL probe: statements that succeeded", [p["success_pct"] for p in probed], "%")
+        line("SQL probe: p99 latency", [p["p99_ms"] for p in probed], "ms")
+        line("SQL probe: longest write gap", [p["longest_write_gap_ms"] for p in probed], "ms")
+        line("SQL probe: statements per run", [float(p["samples"]) for p in probed], "")
+    else:
+        print("SQL probe: no report (the agents run without the probe?)")
 
 
 def print_timeline(run: RunFigures) -> None:

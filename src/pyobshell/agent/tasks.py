@@ -51,6 +51,7 @@ from pyobshell.engine import (
     TaskStore,
 )
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
+from pyobshell.engine.service import DagExtras
 from pyobshell.errors import ObshellError
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.ob.endpoints import ObserverEndpoints, SqlEndpoint
@@ -159,6 +160,7 @@ class AgentTasks:
         self._ob_available = False
         self._stopped = False
         self._password = password  # the root@sys password for requests to peers
+        self.dag_extras: DagExtras | None = None  # merged into cluster DAGs' additional_data (the SQL probe)
 
     @classmethod
     def for_agent(cls, store_path: Path, owner: AgentInfo, open_cluster: ClusterStoreOpener | None = None,
@@ -233,7 +235,7 @@ class AgentTasks:
             if self._cluster_agent_factory is not None:
                 self.cluster_agent = self._cluster_agent_factory(self.local, store)
                 on_change = self.cluster_agent.wake
-            self.services.cluster = TaskService(store, self.registry, on_change=on_change)
+            self.services.cluster = TaskService(store, self.registry, on_change=on_change, dag_extras=self.dag_extras)
             log.info("cluster task store open (%s database)", CLUSTER_DATABASE)
             if self.cluster_agent is not None:
                 await self.cluster_agent.start()

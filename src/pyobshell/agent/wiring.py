@@ -33,6 +33,9 @@ from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE, PackageS
 from pyobshell.upgrade.service import LocalObserver, UpgradeService, cluster_facts_reader
 from pyobshell.upgrade.environment import TaskEnvironment
 from pyobshell.upgrade.plan import RegisteredAgent
+from pyobshell.upgrade.probe_store import ProbeReportStore
+from pyobshell.upgrade.sql_probe import SqlProbe
+from pyobshell.wire.task import DagDetailDTO
 from pyobshell.wire.agent import AgentIdentity
 
 log = logging.getLogger(__name__)
@@ -62,9 +65,31 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
     state.peer_statuses = lambda: cluster_peer_statuses(tasks)
     stores = PackageStores(tasks)
     state.package_store = stores.current
-    state.upgrade = build_upgrade_service(config, target, state, stores)
+    probe_reports = ProbeReportStore(lambda: tasks.cluster_engine)
+    tasks.dag_extras = probe_reports.dag_extras
+    state.upgrade = build_upgrade_service(config, target, state, stores, probe_reports)
     install_upgrade_environment(config, target, state, stores)
+    start_sql_probe(state, tasks, probe_reports)
     return state
+
+
+def start_sql_probe(state: AgentState, tasks: AgentTasks, reports: ProbeReportStore) -> SqlProbe:
+    """The live SQL probe: idle unless this agent is the maintainer and an upgrade DAG runs."""
+    assert state.ob_pool is not None
+    pool = state.ob_pool
+
+    def current_dag() -> DagDetailDTO | None:
+        cluster = tasks.services.cluster
+        return cluster.get_maintenance_dag(show_details=True) if cluster is not None else None
+
+    def is_maintainer() -> bool:
+        member = tasks.member()
+        return member is not None and member.is_maintainer
+
+    probe = SqlProbe(pool, lambda: (pool.target.user, pool.target.password), current_dag, is_maintainer,
+                     reports.save, reports.load)
+    probe.start()
+    return probe
 
 
 class PackageStores:
@@ -90,7 +115,7 @@ class PackageStores:
 
 
 def build_upgrade_service(config: AgentConfig, target: ObserverTarget, state: AgentState,
-                          stores: PackageStores) -> UpgradeService:
+                          stores: PackageStores, probe_reports: ProbeReportStore) -> UpgradeService:
     assert state.ob_pool is not None and state.tasks is not None
     tasks = state.tasks
 
@@ -100,7 +125,8 @@ def build_upgrade_service(config: AgentConfig, target: ObserverTarget, state: Ag
 
     observer = LocalObserver(state.ob_pool, target.host, target.sql_port, config.port, platform.machine())
     return UpgradeService(cluster_facts_reader(observer, registered), state.ob_pool, stores.required,
-                          lambda: tasks.services.cluster, lambda: state.cluster_statuses(5.0))
+                          lambda: tasks.services.cluster, lambda: state.cluster_statuses(5.0),
+                          probe_reports=probe_reports)
 
 
 def install_upgrade_environment(config: AgentConfig, target: ObserverTarget, state: AgentState,

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from pyobshell.cli.dag_view import FAILED, RUNNING, SUCCEED, DagView, build_view, format_elapsed
 from pyobshell.cli.output import CommandFailed, Output
+from pyobshell.cli.probe_view import probe_line
 from pyobshell.client import ObshellApiError, ObshellClient, ObshellClientError, ObshellConnectionError
 from pyobshell.wire.task import DagDetailDTO
 
@@ -113,8 +114,9 @@ def _clip(text: str, width: int = LOG_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_view(view: DagView, trouble: str = "") -> RenderableType:
-    """The live view: a title line, one row per section, and what went wrong polling, if anything."""
+def render_view(view: DagView, trouble: str = "", sql: str = "") -> RenderableType:
+    """The live view: a title line, one row per section, what the SQL probe sees, and what went
+    wrong polling, if anything."""
     title = Text.assemble((view.name, "bold"), f"  task {view.id}  stage {view.stage}/{view.max_stage}  ",
                           _styled(view.state), f"  {format_elapsed(view.seconds)}")
     table = Table(box=None, pad_edge=False, expand=False)
@@ -126,6 +128,8 @@ def render_view(view: DagView, trouble: str = "") -> RenderableType:
                       escape(f"[{current.stage}/{view.max_stage}] {current.name}"),
                       format_elapsed(section.seconds), escape(_clip(section.latest_log)))
     parts: list[RenderableType] = [title, table]
+    if sql:
+        parts.append(Text(sql, style="green" if " 100.0 % ok" in sql.split(",")[0] else "yellow"))
     if trouble:
         parts.append(Text(trouble, style="yellow"))
     return Group(*parts)
@@ -143,7 +147,7 @@ class LiveDisplay:
     def _renderable(self) -> RenderableType:
         if self._dag is None:
             return Text(self._trouble or "waiting for the task…", style="dim")
-        return render_view(build_view(self._dag, datetime.now(timezone.utc)), self._trouble)
+        return render_view(build_view(self._dag, datetime.now(timezone.utc)), self._trouble, probe_line(self._dag))
 
     def update(self, dag: DagDetailDTO) -> None:
         self._dag, self._trouble = dag, ""
@@ -170,11 +174,14 @@ class LinePrinter:
         self._states: dict[str, str] = {}
         self._dag_state = ""
         self._trouble = ""
+        self._stage = 0
 
     def update(self, dag: DagDetailDTO) -> None:
         view = build_view(dag)
         self._trouble = ""
         changed = view.state != self._dag_state
+        stage_moved = view.stage != self._stage
+        self._stage = view.stage
         self._dag_state = view.state
         if changed and not view.finished:
             self._say_dag(view)
@@ -186,6 +193,9 @@ class LinePrinter:
             took = f" {format_elapsed(node.seconds)}" if node.state != RUNNING else ""
             log = f" | {_clip(node.latest_log, 100)}" if node.latest_log and node.state != RUNNING else ""
             self.out.say(f"[{node.stage}/{view.max_stage}] {node.section}: {node.name} {node.state}{took}{log}")
+        sql = probe_line(dag)
+        if sql and (stage_moved or (changed and view.finished)):
+            self.out.say(f"  {sql}")
         if changed and view.finished:  # after the nodes that finished it
             self._say_dag(view)
 

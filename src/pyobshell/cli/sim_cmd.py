@@ -106,19 +106,25 @@ def down(directory: Annotated[Path, typer.Option("--dir", help="Directory given 
 @app.command("fault")
 def fault(
     directory: Annotated[Path, typer.Option("--dir", help="Directory of the simulated cluster.")],
-    kind: Annotated[str, typer.Option("--kind", help="never_serve, log_never_sync, upgrade_job_fails, extra_startup_delay.")],
+    kind: Annotated[str, typer.Option(
+        "--kind", help="never_serve, log_never_sync, upgrade_job_fails, extra_startup_delay, leaders_stuck, "
+                       "slow_sql (with --clear and no --kind: every fault).")] = "",
     server: Annotated[str, typer.Option("--server", help="ip:rpc_port of one observer (default: all).")] = "",
-    value: Annotated[str, typer.Option("--value", help="Value, e.g. seconds for extra_startup_delay.")] = "1",
+    value: Annotated[str, typer.Option(
+        "--value", help="Value: seconds for extra_startup_delay, milliseconds for slow_sql.")] = "1",
     clear: Annotated[bool, typer.Option("--clear", help="Switch the fault off.")] = False,
 ) -> None:
     """Switch an injected failure on or off."""
     from pyobshell.sim.faults import clear_fault, set_fault
 
+    if not kind and not clear:
+        raise _fail("name the fault with --kind (or clear every fault with --clear)", 2)
     try:
         if clear:
-            clear_fault(directory, kind, server)
-        else:
-            set_fault(directory, kind, server, value)
+            cleared = clear_fault(directory, kind, server)
+            typer.echo(f"fault(s) off: {', '.join(cleared) or 'none was on'}")
+            return
+        set_fault(directory, kind, server, value)
     except ValueError as error:
         raise _fail(str(error), 2) from None
-    typer.echo(f"fault {kind} {'off' if clear else 'on'} for {server or 'every server'}")
+    typer.echo(f"fault {kind} on for {server or 'every server'}")

@@ -9,6 +9,7 @@ import typer
 
 from pyobshell.cli.dag_view import FAILED, SUCCEED, DagView, NodeView, build_view, format_elapsed
 from pyobshell.cli.output import EXIT_FAILED, Output
+from pyobshell.cli.probe_view import probe_summary
 from pyobshell.wire.task import DagDetailDTO
 
 
@@ -79,12 +80,15 @@ def report_end(out: Output, dag: DagDetailDTO, agent: str, *, upgrade: bool = Fa
     succeeded = dag.state == SUCCEED and not (upgrade and rolled_back)
     if out.json_mode:
         out.emit({**(extra or {}), **outcome(dag, agent), "succeeded": succeeded})
-    elif dag.state == FAILED:
-        print_failure(out, view, agent)
-    elif rolled_back:
-        out.say(f"Task {dag.id} '{dag.name}' was rolled back.", style="yellow")
     else:
-        out.say(f"Congratulations! Task {dag.id} '{dag.name}' completed successfully "
-                f"(operator {dag.operator}).", style="bold green")
+        for line in probe_summary(dag):  # what clients saw, per zone
+            out.say(line)
+        if dag.state == FAILED:
+            print_failure(out, view, agent)
+        elif rolled_back:
+            out.say(f"Task {dag.id} '{dag.name}' was rolled back.", style="yellow")
+        else:
+            out.say(f"Congratulations! Task {dag.id} '{dag.name}' completed successfully "
+                    f"(operator {dag.operator}).", style="bold green")
     if not succeeded:
         raise typer.Exit(EXIT_FAILED)

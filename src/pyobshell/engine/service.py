@@ -8,13 +8,14 @@ or the cluster service, or reports that another agent owns it (the API then forw
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Connection
 
 from pyobshell.engine import codes, maintenance
 from pyobshell.engine.context import TaskContext
 from pyobshell.engine.creation import create_dag
-from pyobshell.engine.dto import DtoBuilder
+from pyobshell.engine.dto import DtoBuilder, merge_additional_data
 from pyobshell.wire.task import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
 from pyobshell.engine.generic_id import GenericId, decode_generic_id
 from pyobshell.engine.model import AgentInfo, DagType
@@ -27,6 +28,9 @@ from pyobshell.engine.template import Template
 from pyobshell.errors import TASK_NOT_FOUND, ObshellError
 
 
+DagExtras = Callable[[int], dict[str, Any] | None]
+
+
 class TaskOwnedByOtherAgent(ObshellError):
     """The generic id names a task of another agent; ``agent`` is where to forward."""
 
@@ -37,8 +41,12 @@ class TaskOwnedByOtherAgent(ObshellError):
 
 
 class TaskService:
-    def __init__(self, store: TaskStore, registry: TaskRegistry, on_change: Callable[[], None] | None = None):
+    def __init__(self, store: TaskStore, registry: TaskRegistry, on_change: Callable[[], None] | None = None,
+                 dag_extras: DagExtras | None = None):
+        """``dag_extras``: data about a DAG kept outside the engine (pyobshell's SQL probe),
+        merged into its ``additional_data`` on every read (never cached with the DAG)."""
         self.store = store
+        self._dag_extras = dag_extras
         self.registry = registry
         self.operators = Operators(store)
         self.dto = DtoBuilder(registry, store.owner, store.is_local)
@@ -73,7 +81,13 @@ class TaskService:
                                                         lambda: self._read_dag(dag_id, show_details))
         if result.id != gid:
             raise TASK_NOT_FOUND("dag id not match")
-        return result
+        return self._with_extras(result)
+
+    def _with_extras(self, dag: DagDetailDTO) -> DagDetailDTO:
+        extras = self._dag_extras(dag.dag_id) if self._dag_extras is not None else None
+        if not extras:
+            return dag
+        return dag.model_copy(update={"additional_data": merge_additional_data(dict(dag.additional_data or {}), extras)})
 
     def _read_dag(self, dag_id: int, show_details: bool) -> DagDetailDTO:
         return self.store.reading(lambda conn: self._dag_dto(conn, self.store.get_dag(conn, dag_id), show_details))
@@ -132,7 +146,7 @@ class TaskService:
                 raise TASK_NOT_FOUND(f"{holder} is not under maintenance")
             return self._dag_dto(conn, dag, show_details)
 
-        return self.store.reading(read)
+        return self._with_extras(self.store.reading(read))
 
     def refuse_if_under_maintenance(self) -> None:
         """409 naming the running maintenance DAG, when there is one (a maintenance DAG would

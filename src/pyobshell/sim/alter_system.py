@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyobshell.sim import event_history, sql_errors as err
+from pyobshell.sim import event_history, log_streams, sql_errors as err
 from pyobshell.sim.cluster_state import cluster_parameters, tenant_parameters
 from pyobshell.sim.server_health import FAULT_UPGRADE_JOB_FAILS, ServerLive, fault_value, load_faults
 from pyobshell.sim.settings import SimSettings
@@ -142,8 +142,10 @@ def _stop_zone(ctx: SystemContext, zone: str, force: bool) -> None:
     if conn.execute("SELECT count(*) FROM __sim_zone WHERE status = 'ACTIVE'").fetchone()[0] <= 1:
         raise err.op_not_allowed()
     with _Tx(conn):
-        conn.execute("UPDATE __sim_zone SET status = 'INACTIVE', modify_us = ? WHERE zone = ?", (now_us(), zone))
+        now = now_us()  # the zone's leaders move one switch delay after this (log_streams)
+        conn.execute("UPDATE __sim_zone SET status = 'INACTIVE', modify_us = ? WHERE zone = ?", (now, zone))
         _zone_event(ctx, "stop_zone", zone)
+        log_streams.record(conn, now, "stop_zone", info=zone)
 
 
 def _start_zone(ctx: SystemContext, zone: str) -> None:
@@ -154,8 +156,10 @@ def _start_zone(ctx: SystemContext, zone: str) -> None:
     if row["status"].upper() == "ACTIVE":
         raise err.zone_status_not_match()
     with _Tx(conn):
-        conn.execute("UPDATE __sim_zone SET status = 'ACTIVE', modify_us = ? WHERE zone = ?", (now_us(), zone))
+        now = now_us()
+        conn.execute("UPDATE __sim_zone SET status = 'ACTIVE', modify_us = ? WHERE zone = ?", (now, zone))
         _zone_event(ctx, "start_zone", zone)
+        log_streams.record(conn, now, "start_zone", info=zone)
 
 
 def _server_ids(conn: sqlite3.Connection, addresses: list[str]) -> list[sqlite3.Row]:
@@ -187,6 +191,20 @@ def start_server(ctx: SystemContext, addresses: list[str]) -> None:
     rows = _server_ids(ctx.conn, addresses)
     with _Tx(ctx.conn):
         ctx.conn.executemany("UPDATE __sim_server SET stop_time_us = 0 WHERE id = ?", [(row["id"],) for row in rows])
+
+
+def switch_leader(ctx: SystemContext, ls_id: int, server: str, tenant: str | None) -> None:
+    """``SWITCH REPLICA LEADER LS = n SERVER = 'ip:port' [TENANT = t]``: the leader moves after
+    the switch delay (asynchronously, as in OceanBase), unless it is stuck."""
+    ids = tenant_ids(ctx.conn, tenant)
+    if len(ids) != 1:
+        raise err.invalid_argument("switch replica leader with several tenants")
+    lives = ctx.refresh()
+    with _Tx(ctx.conn):
+        try:
+            log_streams.request_switch(ctx.conn, lives, ids[0], ls_id, server, ctx.settings.leader_switch_delay, now_us())
+        except log_streams.SwitchRefused as refused:
+            raise (err.entry_not_exist(str(refused)) if refused.kind == "not_exist" else err.op_not_allowed(str(refused)))
 
 
 # --- parameters --------------------------------------------------------------------------
@@ -454,6 +472,9 @@ _STATEMENTS: list[tuple[re.Pattern[str], _Handler]] = [
      lambda c, m: stop_server(c, _names(m["servers"]))),
     (re.compile(rf"START\s+SERVER\s+(?P<servers>{_ADDR_LIST})(?:\s+ZONE\s*=?\s*{_NAME})?"),
      lambda c, m: start_server(c, _names(m["servers"]))),
+    (re.compile(rf"SWITCH\s+REPLICA\s+LEADER\s+LS\s*=?\s*(?P<ls>\d+)\s+SERVER\s*=?\s*(?P<server>{_NAME})"
+                rf"(?:\s+TENANT\s*=?\s*(?P<tenant>{_NAME}))?"),
+     lambda c, m: switch_leader(c, int(m["ls"]), unquote(m["server"]), unquote(m["tenant"]) if m["tenant"] else None)),
     (re.compile(r"BEGIN\s+UPGRADE"), lambda c, m: begin_upgrade(c)),
     (re.compile(r"BEGIN\s+ROLLING\s+UPGRADE"), lambda c, m: begin_rolling_upgrade(c)),
     (re.compile(r"END\s+ROLLING\s+UPGRADE"), lambda c, m: end_rolling_upgrade(c)),

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyobshell.sim import sql_functions, state_schema
+from pyobshell.sim import log_streams, sql_functions, state_schema
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
 
@@ -135,6 +135,8 @@ def bootstrap(state_dir: Path, spec: ClusterSpec) -> None:
                 [(tenant_id, name, value) for name, value in tenant_parameters(spec.version).items()],
             )
             conn.execute("INSERT INTO __sim_merge (tenant_id) VALUES (?)", (tenant_id,))
+        by_zone = [[i for i, s in enumerate(spec.servers, 1) if s.zone == zone] for zone in spec.zones]
+        log_streams.bootstrap(conn, [(tenant_id, kind) for tenant_id, _, kind in tenants], by_zone, now)
         conn.execute(
             "INSERT INTO __sim_event (gmt_create_us, module, event) VALUES (?, 'root_service', 'bootstrap')", (now,)
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pyobshell.observer_config import PID_RELATIVE_PATH, ObserverConfigError, read_config, read_int, read_pid
-from pyobshell.sim import cluster_state
+from pyobshell.sim import cluster_state, log_streams
 from pyobshell.sim.cluster_state import build_version_string
 from pyobshell.sim.server_health import derive_server, heartbeat_path, load_faults, touch_heartbeat
 from pyobshell.sim.settings import SimSettings
@@ -98,6 +98,7 @@ def register_start(plan: ObserverPlan, settings: SimSettings) -> None:
         except OSError:
             previous_hb = None
         previous = derive_server(row, settings, load_faults(conn), previous_hb, now_us())
+        log_streams.record_restart(conn, row["id"], row["start_us"], previous_hb)
         touch_heartbeat(hb)
         conn.execute(
             "UPDATE __sim_server SET start_us = ?, version = ?, release = ?, build_version = ?, pid = ?,"

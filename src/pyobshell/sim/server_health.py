@@ -12,6 +12,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyobshell.sim import log_streams
+from pyobshell.sim.log_streams import FAULT_LEADERS_STUCK
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
 
@@ -22,7 +24,9 @@ FAULT_NEVER_SERVE = "never_serve"
 FAULT_LOG_NEVER_SYNC = "log_never_sync"
 FAULT_UPGRADE_JOB_FAILS = "upgrade_job_fails"
 FAULT_EXTRA_STARTUP_DELAY = "extra_startup_delay"
-FAULT_KINDS = (FAULT_NEVER_SERVE, FAULT_LOG_NEVER_SYNC, FAULT_UPGRADE_JOB_FAILS, FAULT_EXTRA_STARTUP_DELAY)
+FAULT_SLOW_SQL = "slow_sql"  # value: milliseconds added to every statement of the observer
+FAULT_KINDS = (FAULT_NEVER_SERVE, FAULT_LOG_NEVER_SYNC, FAULT_UPGRADE_JOB_FAILS, FAULT_EXTRA_STARTUP_DELAY,
+               FAULT_LEADERS_STUCK, FAULT_SLOW_SQL)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ def derive_server(
 
 
 def derive_all(conn: sqlite3.Connection, state_dir: Path, settings: SimSettings) -> list[ServerLive]:
+    """Every server's state now, after the leader moves that are due (the root service is
+    where the sys tenant's LS 1 leads)."""
     now = now_us()
     faults = load_faults(conn)
     rows = conn.execute(
@@ -87,7 +93,8 @@ def derive_all(conn: sqlite3.Connection, state_dir: Path, settings: SimSettings)
         derive_server(row, settings, faults, _mtime_us(heartbeat_path(state_dir, row["svr_ip"], row["svr_port"])), now)
         for row in rows
     ]
-    rs_id = next((live.id for live in lives if live.alive), None)
+    log_streams.reconcile(conn, lives, faults, settings.leader_switch_delay, settings.lease, now)
+    rs_id = log_streams.leader_of(conn, *log_streams.ROOT_SERVICE_LS)
     return [ServerLive(**{**live.__dict__, "is_rs": live.id == rs_id}) for live in lives]
 
 

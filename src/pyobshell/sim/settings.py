@@ -21,12 +21,14 @@ class SimSettings:
     freeze_delay: float = 1.0  # MINOR FREEZE → checkpoint_scn raised
     rpc_timeout: float = 2.0  # END ROLLING UPGRADE waits this long before 4012
     heartbeat_interval: float = 0.25
+    leader_switch_delay: float = 1.0  # STOP ZONE / SWITCH REPLICA LEADER → the leader has moved
 
     @classmethod
     def fast(cls, **overrides: object) -> "SimSettings":
         """Short delays for tests."""
         base = dict(lease=1.5, startup_delay=0.3, catchup_delay=0.3, param_delay=0.1,
-                    job_delay=0.5, freeze_delay=0.3, rpc_timeout=1.0, heartbeat_interval=0.15)
+                    job_delay=0.5, freeze_delay=0.3, rpc_timeout=1.0, heartbeat_interval=0.15,
+                    leader_switch_delay=0.3)
         base.update(overrides)
         return cls(**base)  # type: ignore[arg-type]
 
@@ -34,7 +36,8 @@ class SimSettings:
     def realistic(cls, **overrides: object) -> "SimSettings":
         """Delays that look like a small real cluster, for the demo and benchmarks."""
         base = dict(lease=3.0, startup_delay=2.0, catchup_delay=1.5, param_delay=0.5,
-                    job_delay=3.0, freeze_delay=1.5, rpc_timeout=3.0, heartbeat_interval=0.25)
+                    job_delay=3.0, freeze_delay=1.5, rpc_timeout=3.0, heartbeat_interval=0.25,
+                    leader_switch_delay=1.0)
         base.update(overrides)
         return cls(**base)  # type: ignore[arg-type]
 

@@ -31,6 +31,7 @@ from pyobshell.sim.observer_info import ObserverInfo
 from pyobshell.sim import alter_system, binary_literals, cluster_state, sql_errors as err, sql_functions
 from pyobshell.sim import sql_labels, statement_cache
 from pyobshell.sim.server_health import refresh_live_table
+from pyobshell.sim.session_faults import SessionFaults
 from pyobshell.sim.show_create import show_create_table
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import parse_datetime_text
@@ -84,6 +85,7 @@ class SimSession(Session):
         self._shape: statement_cache.Shape | None = None  # the current query's shape, to learn from
         self._labels: sql_labels.Labels | None = None  # the current statement's typed result labels
         self._catalog: dict[str, dict[str, str]] | None = None  # the oceanbase database's tables
+        self._faults = SessionFaults(info, settings)
 
     # --- mysql-mimic hooks ----------------------------------------------------------------
 
@@ -102,6 +104,9 @@ class SimSession(Session):
         self.last_ok = (0, 0)
         body = _LEADING_COMMENTS.sub("", sql)
         try:
+            delay = await self._run(self._statement_delay_s)
+            if delay:
+                await asyncio.sleep(delay)  # the slow_sql fault
             if alter_system.ALTER_SYSTEM.match(body):
                 await self._run(self._alter_system, body)
                 return [], []
@@ -227,6 +232,9 @@ class SimSession(Session):
     def _refresh(self) -> list:
         return refresh_live_table(self._system_conn(), self.info.state_dir, self.settings)
 
+    def _statement_delay_s(self) -> float:
+        return self._faults.statement_delay_s(self._system_conn())
+
     def _alter_system(self, statement: str) -> None:
         conn = self._system_conn()
         ctx = alter_system.SystemContext(conn, self.settings, self._refresh, int(self.variables.get("ob_query_timeout")))
@@ -264,6 +272,8 @@ class SimSession(Session):
     def _run_user(self, translated: Translated, params: dict[str, Any] | None = None) -> tuple[list, list]:
         """Run a user-database statement; ``params`` are ready parameters of a cached template
         (else the blobs cut out of the query are bound)."""
+        if translated.is_write or translated.locking:  # reads are answered by a follower meanwhile
+            self._faults.check_leader(self._system_conn(), self._refresh)
         self._attach(translated.databases)
         conn = self._user_conn()
         ddl = translated.sql.lstrip().upper().startswith(("CREATE", "DROP", "ALTER"))

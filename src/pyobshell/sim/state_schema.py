@@ -12,6 +12,8 @@ per-connection ``__sim_live`` table that the session refreshes before every syst
 
 from __future__ import annotations
 
+from pyobshell.sim import log_streams
+
 TABLES = """
 CREATE TABLE IF NOT EXISTS __sim_setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS __sim_zone (
@@ -65,7 +67,7 @@ CREATE TABLE IF NOT EXISTS __sim_event (
     rs_svr_port INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS __sim_inspection (name TEXT PRIMARY KEY, info TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS __sim_database (name TEXT PRIMARY KEY, create_us INTEGER NOT NULL);
-"""
+""" + log_streams.TABLES
 
 # Per-connection state derived by the session before each system query (see server_health.py).
 LIVE_TABLE = """
@@ -183,16 +185,6 @@ VIEWS: dict[str, str] = {
                1000008 AS received_schema_version
         FROM __sim_server s JOIN __sim_live l ON l.id = s.id CROSS JOIN __sim_tenant t
         WHERE l.serving = 1""",
-    "GV$OB_LOG_STAT": """
-        SELECT t.tenant_id AS TENANT_ID, ls.ls_id AS LS_ID, s.svr_ip AS SVR_IP, s.svr_port AS SVR_PORT,
-               CASE WHEN l.is_rs = 1 THEN 'LEADER' ELSE 'FOLLOWER' END AS ROLE,
-               CASE WHEN l.in_sync = 1 THEN 'YES' ELSE 'NO' END COLLATE NOCASE AS IN_SYNC,
-               (SELECT group_concat(svr_ip || ':' || svr_port || ':1', ',') FROM __sim_server) AS PAXOS_MEMBER_LIST,
-               (SELECT count(*) FROM __sim_server) AS PAXOS_REPLICA_NUM,
-               1000 AS MAX_SCN, 1000 AS END_SCN
-        FROM __sim_server s JOIN __sim_live l ON l.id = s.id CROSS JOIN __sim_tenant t
-        CROSS JOIN (SELECT 1 AS ls_id UNION ALL SELECT 1001) ls
-        WHERE l.alive = 1 AND (ls.ls_id = 1 OR t.tenant_type != 'SYS')""",
     "CDB_OB_MAJOR_COMPACTION": """
         SELECT t.tenant_id AS TENANT_ID, m.frozen_scn AS FROZEN_SCN, NULL AS FROZEN_TIME,
                m.frozen_scn AS GLOBAL_BROADCAST_SCN, m.last_scn AS LAST_SCN, NULL AS LAST_FINISH_TIME,
@@ -258,6 +250,8 @@ VIEWS: dict[str, str] = {
                (SELECT group_concat(zone, ';') FROM __sim_zone) AS ZONE_LIST, 1 AS UNIT_COUNT
         FROM __sim_tenant t WHERE t.tenant_type != 'META'""",
 }
+
+VIEWS.update(log_streams.VIEWS)  # GV$OB_LOG_STAT, DBA_/CDB_OB_LS_LOCATIONS, DBA_/CDB_OB_LS
 
 # Views that are empty while the cluster is healthy (backup, restore, DDL, clone jobs …).
 EMPTY_VIEWS: dict[str, str] = {

@@ -53,6 +53,7 @@ class UpgradeTimings:
     poll_max_s: float = 0.2  # a readiness wait notices a change within 0.2 s (obshell: a fixed 5 s)
     poll_factor: float = 1.5
     zone_wait_s: float = 300.0  # STOP/START ZONE until the zone status changes
+    leader_drain_wait_s: float = 600.0  # STOP ZONE until the zone leads no log stream (TiUP: 600 s)
     observer_exit_wait_s: float = 75.0  # kill -9 until the process is gone
     observer_start_wait_s: float = 120.0  # `bin/observer` until its launcher returns
     cluster_ready_wait_s: float = 300.0  # every server ACTIVE and every log stream in sync

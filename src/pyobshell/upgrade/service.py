@@ -16,10 +16,11 @@ import anyio.to_thread
 
 from pyobshell.engine import TaskService
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
-from pyobshell.errors import ObshellError
+from pyobshell.errors import TASK_NOT_FOUND, ObshellError
 from pyobshell.ob.sql import Sql
 from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.prechecks import run_prechecks
+from pyobshell.upgrade.probe_store import ProbeReportStore
 from pyobshell.upgrade.environment import upgrade_python
 from pyobshell.upgrade.dag import check_dag, upgrade_dag
 from pyobshell.upgrade.plan import (
@@ -34,6 +35,7 @@ from pyobshell.upgrade.plan import (
 )
 from pyobshell.wire.agent import AgentStatus, ServerState
 from pyobshell.wire.task import DagDetailDTO
+from pyobshell.wire.probe import SqlProbeReport
 from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam, UpgradePlan
 
 AgentStatuses = Callable[[], Awaitable[dict[str, AgentStatus]]]
@@ -65,7 +67,7 @@ def cluster_facts_reader(observer: LocalObserver,
 class UpgradeService:
     def __init__(self, read_facts: Callable[[], ClusterFacts], sql: Sql, packages: Callable[[], PackageStore],
                  cluster_tasks: Callable[[], TaskService | None], agent_statuses: AgentStatuses,
-                 python: Callable[[], str] = upgrade_python):
+                 python: Callable[[], str] = upgrade_python, probe_reports: ProbeReportStore | None = None):
         """``sql``: root@sys for the pre-checks; the other callables give the facts, the package
         store, the cluster's task service (None while its store is closed) and every agent's status."""
         self._read_facts_now = read_facts
@@ -74,6 +76,7 @@ class UpgradeService:
         self._cluster_tasks = cluster_tasks
         self._agent_statuses = agent_statuses
         self._python = python
+        self._probe_reports = probe_reports
         self._starting = anyio.Lock()
 
     async def plan(self, body: ObUpgradeParam) -> UpgradePlan:
@@ -109,6 +112,18 @@ class UpgradeService:
         plan = plan_upgrade(inputs.upgrade, inputs.facts, inputs.packages, inputs.route_file_text)
         template, context = check_dag(plan, inputs)
         return await anyio.to_thread.run_sync(tasks.create_dag, template, context)
+
+    async def probe(self) -> SqlProbeReport:
+        """The live SQL probe's report of the latest upgrade (404 before any upgrade ran)."""
+        tasks = self._tasks()
+        dag = await anyio.to_thread.run_sync(lambda: tasks.get_maintenance_dag(show_details=False))
+        report = None
+        if self._probe_reports is not None:
+            report = await anyio.to_thread.run_sync(self._probe_reports.load, dag.dag_id)
+        if report is None:
+            raise TASK_NOT_FOUND(f"no SQL probe report for DAG {dag.id} (the probe runs on the maintainer while "
+                                 "an upgrade runs)")
+        return SqlProbeReport.model_validate(report)
 
     # -- the facts --------------------------------------------------------------------------
     def _tasks(self) -> TaskService:

@@ -12,7 +12,8 @@ from pyobshell.errors import MYSQL_ERROR, ObshellError
 from pyobshell.upgrade.environment import UpgradeTimings
 
 AGENT = AgentInfo("127.0.0.1", 2886)
-FAST = UpgradeTimings(poll_first_s=0.005, poll_max_s=0.02, zone_wait_s=0.5, observer_exit_wait_s=5,
+FAST = UpgradeTimings(poll_first_s=0.005, poll_max_s=0.02, zone_wait_s=0.5, leader_drain_wait_s=0.3,
+                      observer_exit_wait_s=5,
                       observer_start_wait_s=20, cluster_ready_wait_s=0.5, freeze_wait_s=0.5, script_timeout_s=7,
                       command_timeout_s=30)
 

@@ -76,8 +76,8 @@ def test_stop_zone_polls_until_inactive(make_env, observer: FakeObserver) -> Non
     ran = run_task(StopZoneTask(name="Stop zone1"), {"zone": "zone1"})
     assert observer.statements[0] == "ALTER SYSTEM STOP ZONE 'zone1'"
     assert ran.logs[0] == "stopping zone1: ALTER SYSTEM STOP ZONE 'zone1'"
-    assert ran.logs[-1].startswith("zone1 INACTIVE after ")
-    assert len(observer.statements) == 4  # statement, then three polls
+    assert any(line.startswith("zone1 INACTIVE after ") for line in ran.logs)
+    assert len([s for s in observer.statements if "DBA_OB_ZONES" in s]) == 3  # three polls
 
 
 def test_stop_zone_times_out_with_what_it_saw(make_env, observer: FakeObserver) -> None:
@@ -93,7 +93,7 @@ def test_start_zone_on_a_retry_accepts_an_already_active_zone(make_env, observer
     make_env()
     observer.on("START ZONE", sql_error(4633, "zone status not match")).on("DBA_OB_ZONES", [{"STATUS": "ACTIVE"}])
     ran = run_task(StartZoneTask(name="Start zone2"), {"zone": "zone2"})
-    assert ran.logs[-1] == "zone2 is already ACTIVE ((4633) zone status not match); nothing to do"
+    assert ran.logs[-1] == "zone2 is already ACTIVE ((4633) zone status not match)"
 
 
 def test_stop_zone_failure_keeps_the_reason(make_env, observer: FakeObserver) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.dependencies import UpgradeDep
 from pyobshell.api.routing import obshell_router
+from pyobshell.wire.probe import SqlProbeReport
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam, UpgradePlan
 
@@ -32,3 +33,10 @@ async def check_ob_upgrade(body: UpgradeCheckParam, upgrade: UpgradeDep) -> DagD
     """obshell's upgrade-check DAG: every host downloads, verifies and unpacks the packages of
     every hop, then removes them. Nothing in the cluster changes; no maintenance lock."""
     return await upgrade.check(body)
+
+
+@router.get("/upgrade/probe", response_model=SqlProbeReport, summary="What clients saw during the latest upgrade")
+async def sql_probe_report(upgrade: UpgradeDep) -> SqlProbeReport:
+    """The live SQL probe's figures (success rate, latency, write gaps; per second, stage and
+    zone) of the latest upgrade DAG: the same as its ``additional_data.sqlProbe``."""
+    return await upgrade.probe()

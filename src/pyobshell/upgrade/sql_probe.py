@@ -1,0 +1,206 @@
+"""The live SQL probe: what the database's clients see while the cluster is upgraded.
+
+On the maintainer, for as long as an upgrade DAG runs, a thread sends a small read and a small
+write (:mod:`pyobshell.ob.probe_sql`) through one observer of every ACTIVE zone, several
+times a second, and files each answer by DAG stage and zone (:mod:`.probe_stats`). The report
+is saved about once a second (:mod:`.probe_store`): ``GET /api/v1/ob/upgrade/probe``, the
+DAG's ``additional_data.sqlProbe`` and the CLI's live view show it.
+
+The probe is an observer of the upgrade, never part of it: its own failures are logged and
+counted, and never change what the DAG does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyobshell.errors import ObshellError
+from pyobshell.ob import probe_sql
+from pyobshell.ob.connection import ObConnectionPool, PoolOptions
+from pyobshell.ob.probe_sql import ProbeTarget
+from pyobshell.ob.sql import Sql
+from pyobshell.ob.target import ObserverTarget
+from pyobshell.upgrade.probe_stats import ProbeStats, Sample
+from pyobshell.upgrade.stages import DAG_ROLLING_UPGRADE, DAG_STOP_SERVICE_UPGRADE
+from pyobshell.wire.task import DagDetailDTO
+
+log = logging.getLogger(__name__)
+ROUND_S = 0.25  # four rounds a second, each a read and a write per zone
+SAVE_EVERY_S = 1.0
+WATCH_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class RunningDag:
+    dag_id: int
+    stage: int
+    stage_name: str
+    running: bool  # READY or RUNNING (the probe samples); else it has ended or failed
+
+
+def is_upgrade_dag(dag: DagDetailDTO) -> bool:
+    return dag.name.startswith((DAG_ROLLING_UPGRADE, DAG_STOP_SERVICE_UPGRADE))
+
+
+def running_dag(dag: DagDetailDTO) -> RunningDag:
+    names = {index: node.name for index, node in enumerate(dag.nodes or [], 1)}
+    return RunningDag(dag.dag_id, dag.stage, names.get(dag.stage, f"stage {dag.stage}"),
+                      dag.state in ("READY", "RUNNING", "PENDING"))
+
+
+class ProbeRun:
+    """One DAG's sampling: targets refreshed every round, one pool per observer."""
+
+    def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]], stats: ProbeStats):
+        self.cluster = cluster  # the agent's own SQL: where the targets are read
+        self.credentials = credentials  # (user, password) of root@sys
+        self.stats = stats
+        self._pools: dict[str, ObConnectionPool] = {}
+        self._counter = 0
+        self._table_ready = False
+
+    def _pool(self, target: ProbeTarget) -> ObConnectionPool:
+        pool = self._pools.get(target.address)
+        if pool is None:
+            user, password = self.credentials()
+            observer = ObserverTarget(ob_home=Path("."), host=target.ip, sql_port=target.sql_port, user=user,
+                                      password=password)
+            pool = ObConnectionPool(observer, PoolOptions(connect_timeout_s=1.0, read_timeout_s=3.0,
+                                                          write_timeout_s=3.0, max_idle=1))
+            self._pools[target.address] = pool
+        return pool
+
+    def round(self, stage: int, stage_name: str) -> None:
+        try:
+            targets = probe_sql.probe_targets(self.cluster)
+            if not self._table_ready:
+                probe_sql.create_probe_table(self.cluster)
+                self._table_ready = True
+        except ObshellError as exc:
+            log.info("SQL probe: cannot read which observers serve (%s); next round tries again", exc.message)
+            return
+        self._forget_all_but({target.address for target in targets})
+        for target in targets:
+            self._counter += 1
+            pool = self._pool(target)
+            self._sample(target, "write", stage, stage_name,
+                         lambda: probe_sql.write_probe(pool, target.zone, self._counter, time.time_ns() // 1000))
+            self._sample(target, "read", stage, stage_name, lambda: probe_sql.read_probe(pool, target.zone))
+
+    def _sample(self, target: ProbeTarget, kind: str, stage: int, stage_name: str, statement: Callable[[], object]) -> None:
+        at, started = time.time(), time.perf_counter()
+        try:
+            statement()
+            sample = Sample(at, target.zone, target.address, kind, True, 1000 * (time.perf_counter() - started))
+        except ObshellError as exc:
+            if not self._still_probed(target):
+                # Its zone was stopped while the round ran: OBProxy would have routed the client
+                # away before the observer went down, so this is not what a client saw.
+                log.info("SQL probe: %s through %s failed as its zone %s left service; not counted: %s",
+                         kind, target.address, target.zone, exc.message)
+                return
+            sample = Sample(at, target.zone, target.address, kind, False, 1000 * (time.perf_counter() - started),
+                            exc.message)
+            log.info("SQL probe: %s through %s (%s) failed: %s", kind, target.address, target.zone, exc.message)
+        self.stats.add(sample, stage, stage_name)
+
+    def _still_probed(self, target: ProbeTarget) -> bool:
+        try:
+            return target in probe_sql.probe_targets(self.cluster)
+        except ObshellError:
+            return True  # cannot tell: the failure counts
+
+    def _forget_all_but(self, addresses: set[str]) -> None:
+        """Drop the connections to observers no longer probed: when one comes back (restarted),
+        the probe connects afresh, as OBProxy would, instead of reusing a dead process's socket."""
+        for address in [a for a in self._pools if a not in addresses]:
+            self._pools.pop(address).close()
+
+    def close(self) -> None:
+        self._forget_all_but(set())
+
+
+class SqlProbe:
+    """Watches for a running upgrade DAG (on the maintainer only) and probes while it runs."""
+
+    def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]],
+                 current_dag: Callable[[], DagDetailDTO | None], is_maintainer: Callable[[], bool],
+                 save: Callable[[dict], None], load: Callable[[int], dict | None] = lambda dag_id: None):
+        self.cluster = cluster
+        self.credentials = credentials
+        self.current_dag = current_dag  # the latest maintenance DAG with its nodes, None without one
+        self.is_maintainer = is_maintainer
+        self.save = save
+        self.load = load
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stats: dict[int, ProbeStats] = {}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="pyobshell-sql-probe", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _watched(self) -> RunningDag | None:
+        if not self.is_maintainer():
+            return None
+        try:
+            dag = self.current_dag()
+        except ObshellError:
+            return None
+        return running_dag(dag) if dag is not None and is_upgrade_dag(dag) else None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                watched = self._watched()
+                if watched is not None and watched.running:
+                    self._probe(watched)
+                    continue
+            except Exception:  # the probe must never stop the agent; it says why and goes on
+                log.exception("SQL probe: unexpected failure; it starts again")
+            self._stop.wait(WATCH_EVERY_S)
+
+    def _stats_for(self, dag_id: int) -> ProbeStats:
+        if dag_id not in self._stats:  # a new maintainer or a RETRY: go on from what was saved
+            self._stats[dag_id] = ProbeStats(dag_id, time.time())
+            if self.load(dag_id):
+                log.info("SQL probe: DAG %d had a report before; new figures are added from now on", dag_id)
+        return self._stats[dag_id]
+
+    def _probe(self, watched: RunningDag) -> None:
+        stats = self._stats_for(watched.dag_id)
+        run = ProbeRun(self.cluster, self.credentials, stats)
+        log.info("SQL probe: upgrade DAG %d runs; probing every ACTIVE zone every %.2f s", watched.dag_id, ROUND_S)
+        saved_at = 0.0
+        try:
+            while not self._stop.is_set() and watched.running and watched.dag_id == stats.dag_id:
+                started = time.monotonic()
+                run.round(watched.stage, watched.stage_name)
+                if time.monotonic() - saved_at >= SAVE_EVERY_S:
+                    self._save(stats, running=True)
+                    saved_at = time.monotonic()
+                    watched = self._watched() or RunningDag(stats.dag_id, watched.stage, watched.stage_name, False)
+                self._stop.wait(max(ROUND_S - (time.monotonic() - started), 0.0))
+        finally:
+            run.close()
+            self._save(stats, running=False)
+            total = stats.total.summary()
+            stats.pause()
+            log.info("SQL probe: DAG %d paused or ended; clients saw %.2f %% success, p99 %.1f ms, longest write "
+                     "gap %.0f ms", stats.dag_id, total["success_pct"], total["p99_ms"], total["longest_write_gap_ms"])
+
+    def _save(self, stats: ProbeStats, running: bool) -> None:
+        try:
+            self.save(stats.report(time.time(), running))
+        except Exception as exc:  # the figures are kept in memory and saved next time
+            log.warning("SQL probe: cannot save the report of DAG %d: %s", stats.dag_id, exc)
