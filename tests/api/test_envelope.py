@@ -61,5 +61,7 @@ def test_openapi_documents_the_envelope(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     schema = document["paths"]["/api/v1/info"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     envelope = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    assert {"successful", "timestamp", "duration", "status", "traceId", "data", "error"} <= set(envelope["properties"])
+    assert {"successful", "timestamp", "duration", "status", "traceId", "data"} <= set(envelope["properties"])
+    error = document["paths"]["/api/v1/info"]["get"]["responses"]["default"]["content"]["application/json"]["schema"]
+    assert "error" in document["components"]["schemas"][error["$ref"].rsplit("/", 1)[1]]["properties"]
     assert client.get("/docs").status_code == 200

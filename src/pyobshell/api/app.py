@@ -12,6 +12,7 @@ from pyobshell.api.routes import agent, ob, package, rpc, session, task, upgrade
 from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.errors import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
+from pyobshell.api.openapi import install_openapi
 from pyobshell.wire.agent import ServerState
 from pyobshell.api.state import AgentState
 from pyobshell.api.forwarding import ForwardBodyMiddleware, forward_to_owner
@@ -60,4 +61,5 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(upgrade.router)
     app.include_router(ob.router)
     app.include_router(session.router)
+    install_openapi(app)
     return app

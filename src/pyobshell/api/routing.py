@@ -2,8 +2,8 @@
 
 Handlers work like ordinary FastAPI handlers (pydantic models, ``response_model``); FastAPI
 serializes the data, and :class:`ObshellRoute` splices those bytes into the envelope, wrapping
-a JSON list as ``{"contents": [...]}``. A handler that returns an ``EnvelopeResponse`` (or any
-other Response) is passed through untouched.
+a JSON list as ``{"contents": [...]}`` (``api.openapi`` documents the same). A handler that
+returns an ``EnvelopeResponse`` (or any other Response) is passed through untouched.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.datastructures import DefaultPlaceholder
-from fastapi.utils import create_model_field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pyobshell.api.envelope import EnvelopeResponse
-from pyobshell.wire.envelope import Envelope
 
 _HOP_HEADERS = {"content-length", "content-type"}
 
@@ -35,20 +33,6 @@ class ObshellRoute(APIRoute):
         if isinstance(kwargs.get("response_class", DefaultPlaceholder(None)), DefaultPlaceholder):
             kwargs["response_class"] = DataResponse
         super().__init__(path, endpoint, **kwargs)
-        self._document_envelope()
-
-    def _document_envelope(self) -> None:
-        # The handler keeps the plain data model; OpenAPI gets the enveloped one through
-        # ``responses`` (which also survives include_router).
-        if self.response_model is None:
-            return
-        status = self.status_code or 200
-        model = Envelope[self.response_model]  # type: ignore[name-defined]
-        self.responses = {**self.responses, status: {"model": model, "description": "Successful Response"}}
-        self.response_fields = {
-            **self.response_fields,
-            status: create_model_field(name=f"Envelope_{self.unique_id}", type_=model, mode="serialization"),
-        }
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()

@@ -1,39 +1,28 @@
 """obshell's response envelope: ``{successful, timestamp, duration, status, traceId, data|error}``.
 
-The shapes (for OpenAPI and clients) and the one parser every reader of an envelope uses: the
-Python client, agents calling each other, the agent reading its peers' statuses.
+The error's shape (``api.openapi`` documents the envelope with it) and the one parser every
+reader of an envelope uses: the Python client, agents calling each other, the agent reading its
+peers' statuses.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, Field
-
-T = TypeVar("T")
 
 NOT_AN_ENVELOPE = "Client.InvalidResponse"
 
 
 class ApiError(BaseModel):
-    code: int | None = Field(default=None, description="obshell's old numeric code; omitted when 0")
+    """``error`` of an error envelope; optional members are omitted, never null."""
+
+    code: int = Field(default=0, description="obshell's old numeric code; omitted when 0")
     errCode: str
     message: str
-    subErrors: list[Any] | None = None
-
-
-class Envelope(BaseModel, Generic[T]):
-    """The documented shape of every response (for OpenAPI)."""
-
-    successful: bool
-    timestamp: str = Field(description="server time, RFC 3339 with nanoseconds")
-    duration: int = Field(description="handling time in milliseconds")
-    status: int = Field(description="the HTTP status of this response")
-    traceId: str
-    data: T | None = None
-    error: ApiError | None = None
+    subErrors: list[Any] = Field(default_factory=list, description="per-field problems; omitted when none")
 
 
 @dataclass(eq=False)  # an exception compares and hashes by identity
