@@ -118,6 +118,26 @@ def test_upgrade_dir_under_a_file_is_not_writable(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     failure = prechecks.check_upgrade_dir(str(tmp_path / "file" / "upgrade"))
     assert failure is not None and failure.code == "Common.PermissionDenied"
+    assert "is a file, not a directory" in failure.message
+
+
+@pytest.mark.parametrize("path, kind", [("/proc/upgrade", "proc"), ("/proc", "proc"), ("/sys/kernel/x", "sysfs")])
+def test_upgrade_dir_on_a_kernel_filesystem_says_so(path: str, kind: str) -> None:
+    # /proc is writable to root by its mode bits and has 0 bytes free: it once read as a full disk.
+    failure = prechecks.check_upgrade_dir(path, required_bytes=1024)
+    assert failure is not None and failure.code == "Common.InvalidPath"
+    assert f"kernel's {kind} filesystem" in failure.message and "DiskSpace" not in failure.code
+
+
+def test_upgrade_dir_on_a_read_only_filesystem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.statvfs
+
+    def read_only(path):
+        stat = real(path)
+        return type("Stat", (), {"f_flag": stat.f_flag | os.ST_RDONLY})()
+    monkeypatch.setattr(prechecks.os, "statvfs", read_only)
+    failure = prechecks.check_upgrade_dir(str(tmp_path / "up"), required_bytes=1024)
+    assert failure is not None and failure.code == "Common.PermissionDenied" and "read-only" in failure.message
 
 
 def test_upgrade_dir_space_and_default(tmp_path: Path) -> None:

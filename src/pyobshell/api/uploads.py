@@ -16,6 +16,7 @@ web UI sends its form data unencrypted).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import tempfile
@@ -266,7 +267,9 @@ async def receive_package(request: Request, store: PackageStore, settings: Uploa
     received = await receive_file(request, FILE_FIELD, settings.directory, settings.max_bytes, keys)
     try:
         await anyio.to_thread.run_sync(verify_file_digest, request, security, received.sha256)
-        return await anyio.to_thread.run_sync(store.add, received.path, received.sha256)
+        shown_as = Path(received.filename).name[:200] or "uploaded file"
+        return await anyio.to_thread.run_sync(
+            functools.partial(store.add, received.path, received.sha256, shown_as=shown_as))
     finally:
         await anyio.to_thread.run_sync(received.remove)
 

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import psutil
+
 from pyobshell.errors import ErrorCode, ErrorKind
 from pyobshell.ob import health, parameters, zones
 from pyobshell.ob.sql import Sql
@@ -167,13 +169,44 @@ def check_upgrade_dir(upgrade_dir: str, required_bytes: int = 0) -> CheckFailure
     existing = Path(path)
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        return CheckFailure("Common.PermissionDenied", f"Path '{path}' cannot be made: {existing} is a file, "
+                                                       f"not a directory")
+    kind = _pseudo_filesystem(existing)
+    if kind is not None:
+        return CheckFailure("Common.InvalidPath", f"Path '{path}' is not a plain directory: {existing} is on the "
+                                                  f"kernel's {kind} filesystem, which holds no files; choose a "
+                                                  f"directory on a disk")
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return CheckFailure("Common.PermissionDenied", f"Path '{path}' is not writable: {existing} is on a "
+                                                       f"read-only filesystem")
+    if not os.access(existing, os.W_OK | os.X_OK):
         return CheckFailure("Common.PermissionDenied", f"Path '{path}' is not writable ({existing} cannot be written)")
     free = shutil.disk_usage(existing).free
     if required_bytes and free < required_bytes:
         return CheckFailure("Environment.DiskSpaceNotEnough",
                             f"Path '{path}' has {free} bytes free, the packages need {required_bytes}")
     return None
+
+
+# Kernel filesystems: writable to root by mode bits, yet no file can be made there (or it is
+# not a file), and their "free space" is 0, which would otherwise read as a full disk.
+_PSEUDO_FILESYSTEMS = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs",
+    "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "binfmt_misc", "efivarfs",
+    "rpc_pipefs", "nsfs", "autofs", "selinuxfs"})
+
+
+def _pseudo_filesystem(directory: Path) -> str | None:
+    """The kernel filesystem type holding ``directory`` (its deepest mount), or None."""
+    resolved = str(directory.resolve())
+    best, kind = "", None
+    for part in psutil.disk_partitions(all=True):
+        mount = part.mountpoint.rstrip("/") or "/"
+        inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, kind = mount, part.fstype
+    return kind if kind in _PSEUDO_FILESYSTEMS else None
 
 
 # --- all of them ----------------------------------------------------------------------------

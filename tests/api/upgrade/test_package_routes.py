@@ -34,6 +34,9 @@ def refusal(agent: ObshellClient, path: Path, route: str = "/api/v1/package") ->
     with pytest.raises(ObshellApiError) as caught:
         agent.upload(route, path)
     assert 400 <= caught.value.status < 500, caught.value
+    # The refusal names the file the client sent, never the agent's temporary copy of it.
+    message = caught.value.message
+    assert ".upload-" not in message and ".part" not in message, message
     return caught.value
 
 
@@ -104,7 +107,8 @@ def test_openapi_documents_the_package_routes(http: TestClient):
 def test_refuses_a_file_that_is_not_an_rpm(agent, store, tmp_path, upload_dir):
     path = tmp_path / "notes.rpm"
     path.write_text("release notes, not a package\n" * 20)
-    assert refusal(agent, path).err_code == "Package.NotRpm"
+    error = refusal(agent, path)
+    assert error.err_code == "Package.NotRpm" and error.message.startswith("package 'notes.rpm': ")
     assert_nothing_stored(store, upload_dir)
 
 

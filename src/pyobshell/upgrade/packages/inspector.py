@@ -60,9 +60,9 @@ class PackageProblem(Enum):
 class PackageError(ObshellError):
     """The package at ``path`` is refused; ``problem`` says why."""
 
-    def __init__(self, problem: PackageProblem, path: str | Path, detail: str):
+    def __init__(self, problem: PackageProblem, path: str | Path, detail: str, shown_as: str | None = None):
         kind = ErrorKind.UNEXPECTED if problem is PackageProblem.IO_FAILED else ErrorKind.BAD_REQUEST
-        super().__init__(ErrorCode(problem.value, kind, "{}"), f"package '{Path(path).name}': {detail}")
+        super().__init__(ErrorCode(problem.value, kind, "{}"), f"package '{shown_as or Path(path).name}': {detail}")
         self.problem = problem
         self.path = Path(path)
 
@@ -123,10 +123,13 @@ class InspectedRpm:
 
 
 def inspect_rpm(
-    path: str | Path, expected_sha256: str | None = None, allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES
+    path: str | Path, expected_sha256: str | None = None, allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES,
+    *, shown_as: str | None = None,
 ) -> InspectedRpm:
-    """Read and fully verify a package. Raises :class:`PackageError` when it is refused."""
-    with _refusals_of(path), _open(path) as file:
+    """Read and fully verify a package. Raises :class:`PackageError` when it is refused, naming
+    the package ``shown_as`` (an upload's own file name: the agent's temp file is nobody's
+    business) or else by its file name."""
+    with _refusals_of(path, shown_as), _open(path) as file:
         rpm = _read_headers(file)
         header_start, payload_start = rpm.header_range
         md5, sha256, payload_sha256, file_size = _digests(file, header_start, payload_start)
@@ -185,14 +188,16 @@ def unpack_rpm(path: str | Path, dest_dir: str | Path, strip_prefix: str = PACKA
 
 
 @contextmanager
-def _refusals_of(path: str | Path) -> Iterator[None]:
-    """Turn the helpers' refusals and file-system errors into a PackageError naming ``path``."""
+def _refusals_of(path: str | Path, shown_as: str | None = None) -> Iterator[None]:
+    """Turn the helpers' refusals and file-system errors into a PackageError naming ``path``
+    (or ``shown_as``, and then no file-system path at all)."""
     try:
         yield
     except _Refused as refusal:
-        raise PackageError(refusal.problem, path, refusal.detail) from refusal.__cause__
+        raise PackageError(refusal.problem, path, refusal.detail, shown_as) from refusal.__cause__
     except OSError as exc:
-        raise PackageError(PackageProblem.IO_FAILED, path, f"{exc.strerror or exc}: {exc.filename or ''}") from exc
+        where = "" if shown_as else f": {exc.filename or ''}"
+        raise PackageError(PackageProblem.IO_FAILED, path, f"{exc.strerror or exc}{where}", shown_as) from exc
 
 
 # --- reading -----------------------------------------------------------------------------

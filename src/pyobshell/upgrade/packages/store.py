@@ -93,11 +93,12 @@ class PackageStore:
 
     # -- writes ---------------------------------------------------------------------------
     def add(self, path: str | Path, expected_sha256: str | None = None, *,
-            allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES) -> StoredPackage:
+            allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES, shown_as: str | None = None) -> StoredPackage:
         """Verify the RPM at ``path`` and store it. Raises a 400-kind :class:`ObshellError`
         (a :class:`PackageError` for what the inspection finds) when it is refused; then
-        nothing is stored."""
-        info = inspect_rpm(path, expected_sha256, allowed_names)
+        nothing is stored. Refusals name the package ``shown_as`` when given (see
+        :func:`inspect_rpm`)."""
+        info = inspect_rpm(path, expected_sha256, allowed_names, shown_as=shown_as)
         _check_supported(info)
         self._ensure_tables()
         # The database may roll the transaction back to break a deadlock: then it is restarted.
