@@ -16,6 +16,7 @@ class ErrorKind(IntEnum):
     BAD_REQUEST = 400
     UNAUTHORIZED = 401
     NOT_FOUND = 404
+    REQUEST_TIMEOUT = 408  # the client stalled while sending its request
     CONFLICT = 409
     TOO_MANY_REQUESTS = 429
     UNEXPECTED = 500

@@ -15,6 +15,7 @@ from typing import IO
 import uvicorn
 
 from pyobshell.agent.config import AgentConfig, AgentStartError
+from pyobshell.agent.http_protocol import protocol_with_header_timeout
 from pyobshell.agent.home import AgentHome
 from pyobshell.agent.logs import configure_logging
 from pyobshell.agent.tasks import TaskModuleError, load_task_modules
@@ -118,6 +119,7 @@ def serve(config: AgentConfig) -> None:
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                http=protocol_with_header_timeout(state.request_timeouts.header_s),
             )
             with signals_end_quietly():
                 uvicorn.Server(uvicorn_config).run(sockets=[sock])

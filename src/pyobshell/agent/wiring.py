@@ -14,6 +14,7 @@ from pyobshell.agent.config import AgentConfig, AgentStartError
 from pyobshell.agent.root_password import RootPasswordKeeper
 from pyobshell.agent.tasks import AgentTasks, open_cluster_store
 from pyobshell.api.dependencies import max_upload_bytes
+from pyobshell.api.request_timeouts import RequestTimeouts
 from pyobshell.api.state import AgentState
 from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
 from pyobshell.cluster.member import ClusterMember
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
     try:
         max_upload_bytes()  # a bad limit is found now, not at the first upload
+        request_timeouts = RequestTimeouts.from_env()
     except ValueError as exc:
         raise AgentStartError(str(exc)) from exc
     # The probe watches this observer only; the agent's own SQL reaches the cluster through any.
@@ -56,6 +58,7 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
         observer=target,
         ob_monitor=ObStateMonitor(probe_pool, interval_s=config.ob_probe_interval_s),
         ob_pool=ObConnectionPool(target, endpoints=endpoints),
+        request_timeouts=request_timeouts,
     )
     key_pair = AgentKeyPair.load_or_create(config.home)  # made now rather than on the first request
     state.public_key = key_pair.public_key_b64

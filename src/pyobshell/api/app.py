@@ -13,6 +13,7 @@ from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.errors import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
 from pyobshell.api.openapi import install_openapi
+from pyobshell.api.request_timeouts import BodyTimeoutMiddleware
 from pyobshell.wire.agent import ServerState
 from pyobshell.api.state import AgentState
 from pyobshell.api.forwarding import ForwardBodyMiddleware, forward_to_owner
@@ -54,6 +55,7 @@ def create_app(state: AgentState) -> FastAPI:
     app.add_middleware(ForwardBodyMiddleware)  # innermost: sees the decrypted body
     app.add_middleware(AuthMiddleware)  # inside the envelope: refusals get a trace id
     app.add_middleware(EnvelopeMiddleware)
+    app.add_middleware(BodyTimeoutMiddleware, body_idle_s=state.request_timeouts.body_idle_s)  # outermost
     app.include_router(agent.router)
     app.include_router(rpc.router)
     app.include_router(task.router)

@@ -145,6 +145,10 @@ class AuthMiddleware:
         encrypted = policy.body is BodyMode.ENCRYPTED
         body = b""
         if encrypted and has_auth_header(headers):
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > security.max_body_bytes:  # refused before reading it
+                raise AuthError(AuthFailure.BODY_UNDECRYPTABLE,
+                                f"the body is larger than {security.max_body_bytes} bytes")
             try:
                 body = await read_body(receive, security.max_body_bytes)
             except BodyTooLarge:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import anyio.to_thread
 
 from pyobshell import __version__
+from pyobshell.api.request_timeouts import RequestTimeouts
 from pyobshell.cluster.agent_registry import AgentRegistry
 from pyobshell.cluster.member import ClusterMember
 from pyobshell.cluster.overview import read_overview
@@ -111,6 +112,8 @@ class AgentState:
     upgrade: UpgradeService | None = None
     # The cluster's package store (it lives in the cluster store: None until that is open).
     package_store: Callable[[], PackageStore | None] = _none
+    # How long a client may take over a request's head and between pieces of its body.
+    request_timeouts: RequestTimeouts = field(default_factory=RequestTimeouts)
 
     @property
     def agent(self) -> AgentInfoWithIdentity:
