@@ -33,10 +33,18 @@ def builds(sql: Sql) -> dict[str, str]:
     return {str(row["SVR_IP"]): str(row["BUILD_VERSION"]).split("_")[0] for row in rows}
 
 
-def not_serving_count(sql: Sql) -> int:
-    """Servers not ACTIVE, stopped, or not yet in service."""
-    return count(sql, "SELECT count(*) AS n FROM oceanbase.DBA_OB_SERVERS WHERE STATUS != 'ACTIVE' "
-                      "OR STOP_TIME IS NOT NULL OR START_SERVICE_TIME IS NULL")
+def not_serving(sql: Sql) -> list[str]:
+    """Servers not ACTIVE, stopped, or not yet in service, each as ``ip:port (what is wrong)``."""
+    rows = sql.query("SELECT SVR_IP, SVR_PORT, STATUS, STOP_TIME, START_SERVICE_TIME FROM oceanbase.DBA_OB_SERVERS "
+                     "WHERE STATUS != 'ACTIVE' OR STOP_TIME IS NOT NULL OR START_SERVICE_TIME IS NULL "
+                     "ORDER BY SVR_IP, SVR_PORT")
+    return [f"{row['SVR_IP']}:{row['SVR_PORT']} ({_why_not_serving(row)})" for row in rows]
+
+
+def _why_not_serving(row: Row) -> str:
+    if str(row["STATUS"]).upper() != "ACTIVE":
+        return str(row["STATUS"])
+    return "stopped" if row["STOP_TIME"] is not None else "not in service yet"
 
 
 def out_of_sync_count(sql: Sql) -> int:

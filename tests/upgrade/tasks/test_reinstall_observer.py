@@ -63,8 +63,13 @@ def reinstall_context(tmp_path: Path) -> TaskContext:
     return context
 
 
+def _not_serving_row(index: int) -> dict:
+    return {"SVR_IP": f"127.0.0.{index + 2}", "SVR_PORT": 2882, "STATUS": "INACTIVE", "STOP_TIME": None,
+            "START_SERVICE_TIME": None}
+
+
 def serving_cluster(observer: FakeObserver, *not_serving: int) -> None:
-    observer.on("STATUS != 'ACTIVE'", *[[{"n": n}] for n in not_serving])
+    observer.on("STATUS != 'ACTIVE'", *[[_not_serving_row(i) for i in range(n)] for n in not_serving])
     observer.on("in_sync = 'NO'", [{"n": 0}])
     observer.on("SELECT BUILD_VERSION", [{"BUILD_VERSION": "4.2.1.1_101-abc(Nov 1 2023)"}])
 
@@ -105,7 +110,7 @@ def test_an_observer_that_never_serves_fails_with_what_was_seen(make_env, observ
         run_task(ReinstallAndRestartObserverTask(), context=reinstall_context(tmp_path))
     assert failed.value.code == "OB.Observer.WaitAvailableTimeout"
     assert "wait all observer available timeout" in failed.value.message
-    assert "1 server(s) not in service, 0 log stream replica(s) out of sync" in failed.value.message
+    assert "not in service: 127.0.0.2:2882 (INACTIVE); 0 log stream replica(s) out of sync" in failed.value.message
     assert "A retry does not restart the new observer" in failed.value.message
 
 

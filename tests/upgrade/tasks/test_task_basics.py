@@ -11,6 +11,7 @@ from tests.upgrade.tasks.task_fakes import AGENT, FAST, run_task, sql_error
 from pyobshell.engine import AgentInfo
 from pyobshell.errors import ObshellError
 from pyobshell.upgrade import environment as task_environment
+from pyobshell.upgrade.tasks import base
 from pyobshell.upgrade.tasks.base import CommandTimeout, PollResult, UpgradeTask
 from pyobshell.upgrade.tasks.observer_files import copy_tree_over, same_content
 
@@ -61,6 +62,20 @@ def test_poll_backs_off_counts_query_errors_as_not_yet_and_reports_the_last_sigh
     done, _elapsed, seen = task.result
     assert done and seen == "done"
     assert ran.logs == []
+
+
+def test_a_long_poll_logs_what_it_waits_on_whenever_that_changes(make_env, monkeypatch) -> None:
+    # Past PROGRESS_AFTER_S a wait is not silent (a dead server once hung a step without a line).
+    monkeypatch.setattr(base, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(base, "PROGRESS_EVERY_S", 3600.0)
+    make_env()
+    answers = iter([PollResult(False, "zone3 down"), PollResult(False, "zone3 down"), PollResult(False, "in sync 2/3"),
+                    PollResult(True, "done")])
+    task = Probe()
+    task.action = lambda t: t.poll_until("every observer in service", lambda: next(answers), 5.0)
+    ran = run_task(task)
+    assert [line.split(": ", 1)[1] for line in ran.logs] == ["zone3 down", "in sync 2/3"]
+    assert all(line.startswith("waiting for every observer in service (") and " s of 5 s)" in line for line in ran.logs)
 
 
 def test_poll_gives_up_after_its_budget_with_what_it_last_saw(make_env) -> None:

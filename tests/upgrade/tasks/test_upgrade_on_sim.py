@@ -127,7 +127,7 @@ def test_an_observer_that_never_serves_fails_the_reinstall_and_retry_recovers(tm
         assert failed_node.name == "Reinstall and restart observer"
         last_line = failed_node.sub_tasks[0].task_logs[-1]
         assert last_line.startswith("ERROR: [OB.Observer.WaitAvailableTimeout]: wait all observer available timeout")
-        assert "1 server(s) not in service" in last_line and "observer.log" in last_line
+        assert f"not in service: {NeverServeFault.server} (" in last_line and "observer.log" in last_line
 
         assert retried.state == "SUCCEED", describe(retried)
         logs = node_logs(retried, "Reinstall and restart observer")

@@ -23,6 +23,8 @@ from pyobshell.upgrade.tasks.commands import CommandResult, CommandTimeout  # no
 from pyobshell.upgrade.tasks.codes import CONTEXT_INVALID, DIR_FAILED
 
 T = TypeVar("T")
+PROGRESS_AFTER_S = 5.0  # a wait this long logs what it waits on whenever that changes
+PROGRESS_EVERY_S = 30.0  # and at least this often
 SHARED_HOST_LOG = ("Due to multiple agents being on this machine, only one needs to perform this sub task "
                    "({} does).")
 
@@ -115,6 +117,7 @@ class UpgradeTask(Task):
         timings = self.env.timings
         start = time.monotonic()
         delay, seen = timings.poll_first_s, "nothing yet"
+        reported, reported_at = seen, start
         while True:
             try:
                 result = probe()
@@ -124,6 +127,12 @@ class UpgradeTask(Task):
             except ObshellError as exc:
                 seen = f"query failed: {exc.message}"
             elapsed = time.monotonic() - start
+            # A long wait is never silent: past a few seconds it logs what it waits on, when
+            # that changes and every so often (short waits, the usual case, log nothing).
+            changed = seen != reported and elapsed >= PROGRESS_AFTER_S
+            if changed or time.monotonic() - reported_at >= PROGRESS_EVERY_S:
+                self.log_info(f"waiting for {what} ({elapsed:.0f} s of {budget_s:.0f} s): {seen}")
+                reported, reported_at = seen, time.monotonic()
             if elapsed >= budget_s:
                 self.log_warn(f"gave up waiting for {what} after {elapsed:.1f} s; last seen: {seen}")
                 return False, elapsed, seen

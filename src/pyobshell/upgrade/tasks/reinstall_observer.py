@@ -113,11 +113,11 @@ class ReinstallAndRestartObserverTask(UpgradeTask):
 
     def _probe(self, wanted_build: str) -> PollResult:
         env = self.env
-        not_serving, out_of_sync = servers.not_serving_count(env), servers.out_of_sync_count(env)
+        not_serving, out_of_sync = servers.not_serving(env), servers.out_of_sync_count(env)
         build = servers.build_by_server(env, env.observer_ip, env.rpc_port) or "no row"
-        seen = (f"{not_serving} server(s) not in service, {out_of_sync} log stream replica(s) out of sync, "
-                f"{env.observer_ip} build {build}")
-        return PollResult(not_serving == 0 and out_of_sync == 0 and build.startswith(wanted_build), seen)
+        waiting_on = f"not in service: {', '.join(not_serving)}" if not_serving else "every server in service"
+        seen = f"{waiting_on}; {out_of_sync} log stream replica(s) out of sync; {env.observer_ip} build {build}"
+        return PollResult(not not_serving and out_of_sync == 0 and build.startswith(wanted_build), seen)
 
 
 def reinstall_node(route_index: int, agents: list[AgentInfo], zone: str = "") -> Node:
