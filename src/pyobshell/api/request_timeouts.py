@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pyobshell.env_seconds import seconds
 from pyobshell.errors import ErrorCode, ErrorKind
 
 HEADER_TIMEOUT_ENV = "PYOBSHELL_HTTP_HEADER_TIMEOUT_S"
@@ -40,11 +41,8 @@ class RequestTimeouts:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "RequestTimeouts":
         values = os.environ if env is None else env
         defaults = cls()
-        try:
-            header = float(values.get(HEADER_TIMEOUT_ENV, defaults.header_s))
-            body = float(values.get(BODY_TIMEOUT_ENV, defaults.body_idle_s))
-        except ValueError:
-            raise ValueError(f"{HEADER_TIMEOUT_ENV} and {BODY_TIMEOUT_ENV} must be numbers of seconds") from None
+        header = seconds(values, HEADER_TIMEOUT_ENV, defaults.header_s, minimum=0.001)
+        body = seconds(values, BODY_TIMEOUT_ENV, defaults.body_idle_s, minimum=0.001)
         return cls(header_s=header, body_idle_s=body)
 
 

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pyobshell.env_seconds import seconds
+
 LEASE_ENV = "PYOBSHELL_MAINTAINER_LEASE_S"
 RENEW_ENV = "PYOBSHELL_MAINTAINER_RENEW_S"
 SILENCE_ENV = "PYOBSHELL_EXECUTOR_SILENCE_S"
@@ -38,10 +40,7 @@ class ClusterSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ClusterSettings":
         values = os.environ if env is None else env
         defaults = cls()
-        try:
-            lease = float(values.get(LEASE_ENV, defaults.lease_s))
-            renew = float(values.get(RENEW_ENV, defaults.renew_s))
-            silence = float(values.get(SILENCE_ENV, defaults.executor_silence_s))
-        except ValueError as exc:
-            raise SettingsError(f"{LEASE_ENV}/{RENEW_ENV}/{SILENCE_ENV} must be numbers: {exc}") from None
+        lease = seconds(values, LEASE_ENV, defaults.lease_s, error=SettingsError)
+        renew = seconds(values, RENEW_ENV, defaults.renew_s, error=SettingsError)
+        silence = seconds(values, SILENCE_ENV, defaults.executor_silence_s, error=SettingsError)
         return cls(lease_s=lease, renew_s=renew, executor_silence_s=silence)

@@ -8,11 +8,11 @@ whose clock runs 90 s fast sends ``Ts`` = now + 1890 by the agent's clock).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pyobshell.env_seconds import seconds
 from pyobshell.security.request_verifier import VerifierSettings
 from pyobshell.security.session_store import DEFAULT_TIMEOUT_S
 
@@ -33,19 +33,8 @@ class SecuritySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "SecuritySettings":
         values = os.environ if env is None else env
-        skew = _seconds(values, CLOCK_SKEW_ENV, VerifierSettings().clock_skew, minimum=0.0, maximum=MAX_CLOCK_SKEW_S)
-        timeout = _seconds(values, SESSION_TIMEOUT_ENV, DEFAULT_TIMEOUT_S, minimum=1.0, maximum=7 * 24 * 3600.0)
+        skew = seconds(values, CLOCK_SKEW_ENV, VerifierSettings().clock_skew, maximum=MAX_CLOCK_SKEW_S,
+                       error=SecuritySettingsError)
+        timeout = seconds(values, SESSION_TIMEOUT_ENV, DEFAULT_TIMEOUT_S, minimum=1.0, maximum=7 * 24 * 3600.0,
+                          error=SecuritySettingsError)
         return cls(verifier=VerifierSettings(clock_skew=skew), session_timeout_s=timeout)
-
-
-def _seconds(values: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float) -> float:
-    raw = values.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SecuritySettingsError(f"{name}={raw!r} is not a number of seconds") from None
-    if not math.isfinite(value) or not minimum <= value <= maximum:
-        raise SecuritySettingsError(f"{name}={raw!r} must be between {minimum:g} and {maximum:g} seconds")
-    return value
