@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) bench/engine_bench.py
 	$(PY) bench/agent_bench.py
 	$(PY) bench/upgrade_bench.py
+	$(PY) bench/kill_matrix.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
