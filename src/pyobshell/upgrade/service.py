@@ -7,7 +7,9 @@ creates the DAG in the cluster's task store. Blocking work runs in worker thread
 
 from __future__ import annotations
 
+import logging
 import platform
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +39,8 @@ from pyobshell.wire.agent import AgentStatus, ServerState
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.wire.probe import SqlProbeReport
 from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam, UpgradePlan
+
+log = logging.getLogger(__name__)
 
 AgentStatuses = Callable[[], Awaitable[dict[str, AgentStatus]]]
 """Every agent of the cluster that answers, this one included, keyed ``ip:port``."""
@@ -93,9 +97,13 @@ class UpgradeService:
         # a maintenance DAG exists, the next one is refused before the checks (seconds) run.
         async with self._starting:
             await anyio.to_thread.run_sync(tasks.refuse_if_under_maintenance)
+            began = time.monotonic()
             try:
                 inputs = await self._inputs(UpgradeRequest.of(body))
+                read = time.monotonic()
                 plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
+                log.info("upgrade start: cluster facts read in %.2f s, pre-checks passed in %.2f s",
+                         read - began, time.monotonic() - read)
             except ObshellError:
                 # Another agent's start may have won meanwhile, and the checks saw its work:
                 # the running DAG is the answer, not the symptoms it causes.
