@@ -275,6 +275,23 @@ class TaskStore:
                 .values(state=int(state), is_finished=is_finished, end_time=now, gmt_modify=now))
         return self._cas(conn, stmt, "finish dag", required=False)
 
+    def dag_set_paused(self, conn: Connection, dag: DagRow, paused: bool, reason: str = "", *,
+                       approved_stage: int | None = None) -> bool:
+        """Set or clear the pause of an unfinished DAG (a RESUME may let a gate stage through)."""
+        d = self.tables.dag
+        values: dict[str, Any] = dict(is_paused=paused, pause_reason=reason if paused else "", gmt_modify=utcnow())
+        if approved_stage is not None:
+            values["approved_stage"] = approved_stage
+        stmt = (update(d).where(d.c.id == dag.id, d.c.is_finished.is_(False), d.c.state == int(dag.state),
+                                d.c.is_paused.is_(dag.is_paused))
+                .values(**values))
+        if not self._cas(conn, stmt, "pause dag", required=False):
+            return False
+        dag.is_paused, dag.pause_reason = paused, values["pause_reason"]
+        if approved_stage is not None:
+            dag.approved_stage = approved_stage
+        return True
+
     def node_start(self, conn: Connection, node: NodeRow, context: TaskContext) -> bool:
         n, now = self.tables.node, utcnow()
         stmt = (update(n).where(n.c.id == node.id, n.c.state == int(State.PENDING))
