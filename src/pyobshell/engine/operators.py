@@ -90,7 +90,11 @@ class Operators:
             dag = self.store.get_dag(conn, dag_id, lock=True)
             if dag.is_paused or dag.state not in (State.READY, State.RUNNING):
                 return False
-            return self.store.dag_set_paused(conn, dag, True, reason)
+            if not self.store.dag_set_paused(conn, dag, True, reason):
+                return False
+            self._log_in_dag(conn, dag, f"DAG paused: {reason}. The running node finishes; no next node "
+                                        "starts until RESUME")
+            return True
 
         paused = self.store.write(apply, f"pause of DAG {dag_id}")
         if paused:
@@ -198,6 +202,13 @@ class Operators:
         approved = current.dag_stage if at_gate and current is not None else None
         if not self.store.dag_set_paused(conn, dag, False, approved_stage=approved):
             raise NO_ROW_AFFECTED("resume dag")
+
+    def _log_in_dag(self, conn: Connection, dag: DagRow, line: str) -> None:
+        """A line in the log of the current node's first sub-task, where readers of the DAG look."""
+        node = self.store.node_at_stage(conn, dag.id, dag.current_stage)
+        tasks = self._subtasks(conn, node)
+        if tasks:
+            self.store.insert_log(conn, tasks[0].id, tasks[0].execute_times, line)
 
     # -- helpers --------------------------------------------------------------------------
     def _subtasks(self, conn: Connection, node: NodeRow) -> list[SubTaskRow]:

@@ -148,6 +148,10 @@ class TaskService:
 
         return self._with_extras(self.store.reading(read))
 
+    def dag_param(self, dag_id: int, key: str) -> Any:
+        """One param of a DAG's context (what the DAG was started with), None when unset."""
+        return self.store.reading(lambda conn: self.store.get_dag(conn, dag_id).context.get_param(key))
+
     def refuse_if_under_maintenance(self) -> None:
         """409 naming the running maintenance DAG, when there is one (a maintenance DAG would
         not be created now)."""
