@@ -196,7 +196,7 @@ class SqlProbe:
         run = ProbeRun(self.cluster, self.credentials, stats)
         log.info("SQL probe: upgrade DAG %d runs; probing every ACTIVE zone every %.2f s", watched.dag_id, ROUND_S)
         saved_at = 0.0
-        slo = self._slo(watched.dag_id)
+        slo, slo_known = self._slo(watched.dag_id)
         since = time.time() if watched.paused else 0.0
         try:
             while not self._stop.is_set() and watched.running and watched.dag_id == stats.dag_id:
@@ -206,6 +206,8 @@ class SqlProbe:
                     self._save(stats, running=True)
                     saved_at = time.monotonic()
                     watched = self._watched() or RunningDag(stats.dag_id, watched.stage, watched.stage_name, False)
+                    if not slo_known:  # the store did not answer: ask again rather than not guard
+                        slo, slo_known = self._slo(stats.dag_id)
                     if watched.paused:
                         since = time.time()  # what was seen before a RESUME is not held against the DAG
                     elif slo is not None:
@@ -219,12 +221,13 @@ class SqlProbe:
             log.info("SQL probe: DAG %d paused or ended; clients saw %.2f %% success, p99 %.1f ms, longest write "
                      "gap %.0f ms", stats.dag_id, total["success_pct"], total["p99_ms"], total["longest_write_gap_ms"])
 
-    def _slo(self, dag_id: int) -> SloParam | None:
+    def _slo(self, dag_id: int) -> tuple[SloParam | None, bool]:
+        """The DAG's SLO bounds, and whether they could be read (else they are read again)."""
         try:
-            return self.slo_of(dag_id)
-        except Exception as exc:  # without its bounds the guard cannot watch; the probe goes on
-            log.warning("SLO guard: cannot read the SLO of DAG %d (%s); it is not guarded", dag_id, exc)
-            return None
+            return self.slo_of(dag_id), True
+        except Exception as exc:  # the probe goes on; the guard waits for its bounds
+            log.warning("SLO guard: cannot read the SLO of DAG %d yet (%s); asking again in a second", dag_id, exc)
+            return None, False
 
     def _guard(self, stats: ProbeStats, slo: SloParam, since: float) -> None:
         figures = slo_guard.window_figures(stats, time.time(), slo.window_s, since)

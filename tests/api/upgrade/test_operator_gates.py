@@ -177,9 +177,10 @@ def test_a_canary_zone_and_a_hold_before_finalize_wait_for_resume(rig: Rig) -> N
 
 def test_an_slo_breach_pauses_the_upgrade_until_resume(rig: Rig) -> None:
     slow = next(o for o in rig.document["observers"] if o["zone"] == "zone3")
-    # Far above what a busy test machine shows by itself (a few hundred ms at worst), far below
-    # the injected delay; the window spans several probe rounds slowed by that delay.
-    slo = {"max_p99_ms": 1000, "window_s": 20}
+    # Above what a busy test machine shows by itself (up to about a second), below the injected
+    # delay; a slowed statement that runs into the probe's 3 s read timeout counts as an error.
+    # The window spans several probe rounds slowed by that delay.
+    slo = {"max_p99_ms": 1800, "max_error_rate": 0.2, "window_s": 20}
     with rig.client(rig.agents[0]) as api:
         created = api.request("POST", UPGRADE, body("4.2.1.3", slo=slo))
     gid = created["id"]
@@ -187,16 +188,17 @@ def test_an_slo_breach_pauses_the_upgrade_until_resume(rig: Rig) -> None:
 
     def in_zones() -> dict | None:
         dag = dag_of(rig, rig.agents[0], gid)
-        return dag if dag["stage"] >= 7 or dag["state"] != "RUNNING" else None
+        return dag if dag["stage"] >= 7 or dag["state"] in ("PAUSED", "SUCCEED", "FAILED") else None
 
     reached = wait_for(in_zones, 180, "the upgrade to reach its zones")
-    assert reached["state"] == "RUNNING", (reached["state"], reached.get("additional_data", {}).get("pause"))
-    set_fault(rig.directory, "slow_sql", f"{slow['ip']}:{slow['rpc_port']}", "2000")
+    assert reached["state"] == "RUNNING", (reached["state"], (reached["additional_data"] or {}).get("pause"))
+    set_fault(rig.directory, "slow_sql", f"{slow['ip']}:{slow['rpc_port']}", "2500")
     try:
         paused = wait_state(rig, gid, ("PAUSED", "SUCCEED", "FAILED"))
         assert paused["state"] == "PAUSED", outline(paused)
         reason = paused["additional_data"]["pause"]["reason"]
-        assert reason.startswith("SLO breach: p99 ") and "> 1000 ms over the last" in reason, reason
+        assert reason.startswith("SLO breach: ") and ("> 1800 ms" in reason or "> 20 %" in reason), reason
+        assert "over the last" in reason and "statements" in reason, reason
         logs = [line for node in paused["nodes"] for task in node["sub_tasks"] or [] for line in task["task_logs"] or []]
         assert any("DAG paused: SLO breach" in line for line in logs), logs[-5:]
         assert "RUNNING" not in stage_states(paused)
