@@ -239,3 +239,11 @@ def test_zone_gates_need_a_rolling_upgrade(agent, uploaded):
     held = plan(agent, mode="STOPSERVICE", hold_before_finalize=True)
     names = [s["name"] for s in held["stages"]]
     assert held["max_stage"] == 15 and names[names.index("Execute upgrade post script") - 1] == "Wait for approval to finalize"
+
+
+@pytest.mark.parametrize(("payload", "field"), [({"soak_s": -1}, "soak_s"), ({"slo": {"max_error_rate": 2}}, "slo.max_error_rate")])
+def test_the_upgrade_itself_refuses_bad_gates_before_anything_runs(agent, payload, field):
+    with pytest.raises(ObshellApiError) as caught:
+        agent.request("POST", "/api/v1/ob/upgrade", {**body(), **payload})
+    assert (caught.value.status, caught.value.err_code) == (400, "Common.BindJsonFailed")
+    assert [sub["field"] for sub in caught.value.sub_errors] == [field]
