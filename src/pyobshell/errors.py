@@ -102,6 +102,12 @@ DAG_CANCEL_FINISHED = _code("Task.Dag.Operator.CancelFinishedDag", B, "Failed to
 DAG_CANCEL_NOT_ALLOWED = _code("Task.Dag.Operator.CancelNotAllowed", B, "Failed to cancel DAG: {}")
 DAG_PASS_NOT_FAILED = _code("Task.Dag.Operator.PassNotFailedDag", B, "Failed to pass DAG: DAG {} is not failed")
 DAG_PASS_NOT_ALLOWED = _code("Task.Dag.Operator.PassNotAllowed", B, "Failed to pass DAG: {}")
+DAG_PAUSE_NOT_RUNNING = _code("Task.Dag.Operator.PauseNotRunningDag", B,
+                              "Failed to pause DAG: DAG {} is {}; only a ready or running DAG can be paused")
+DAG_PAUSE_ALREADY_PAUSED = _code("Task.Dag.Operator.PauseAlreadyPaused", B,
+                                 "Failed to pause DAG: DAG {} is already paused ({})")
+DAG_RESUME_NOT_PAUSED = _code("Task.Dag.Operator.ResumeNotPausedDag", B,
+                              "Failed to resume DAG: DAG {} is not paused (it is {})")
 NODE_OPERATOR_NOT_SUPPORT = _code("Task.Node.Operator.NotSupport", B, "Failed to operate node: operator {} not supported")
 NODE_PASS_NOT_FAILED_DAG = _code("Task.Node.Operator.PassNotFailedDag", B, "Failed to pass node: DAG {} is not failed")
 NODE_PASS_NOT_FAILED_NODE = _code("Task.Node.Operator.PassNotFailedNode", B, "Failed to pass node: node {} is not failed")

@@ -195,6 +195,21 @@ def test_cancel_a_running_dag(agent: ObshellClient, tasks: AgentTasks) -> None:
     assert wait_state(agent, gid, "FAILED")["operator"] == "CANCEL"
 
 
+def test_pause_and_resume_over_http(agent: ObshellClient, tasks: AgentTasks) -> None:
+    done = create(tasks, Ok(name="done"))
+    wait_state(agent, done, "SUCCEED")
+    assert error_of(agent, "POST", f"/dag/{done}", {"operator": "PAUSE"}) == (400, "Task.Dag.Operator.PauseNotRunningDag")
+    assert error_of(agent, "POST", f"/dag/{done}", {"operator": "resume"}) == (400, "Task.Dag.Operator.ResumeNotPausedDag")
+    gid = create(tasks, Hold(name="hold"), Ok(name="after"))
+    wait_state(agent, gid, "RUNNING")
+    assert error_of(agent, "POST", f"/dag/{gid}", {"operator": "RESUME"}) == (400, "Task.Dag.Operator.ResumeNotPausedDag")
+    assert call(agent, "POST", f"/dag/{gid}", {"operator": "pause"})[0] == 200
+    dag = call(agent, "GET", f"/dag/{gid}")[1]["data"]
+    assert dag["additional_data"]["pause"]["reason"] == "paused by an operator (PAUSE)"
+    assert call(agent, "POST", f"/dag/{gid}", {"operator": "CANCEL"})[0] == 200  # a cancel clears the pause
+    assert wait_state(agent, gid, "FAILED")["operator"] == "CANCEL"
+
+
 @pytest.mark.parametrize("gid", ["abc", "9", "1", "1x", "1-5", "2", "21234", "7123", "2" + "9" * 10 + "02886" + "1",
                                  "2213070643302886" + "0", "2213070643399999" + "1"])
 def test_bad_generic_ids_are_400(agent: ObshellClient, gid: str) -> None:

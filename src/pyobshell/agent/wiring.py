@@ -36,6 +36,8 @@ from pyobshell.upgrade.environment import TaskEnvironment
 from pyobshell.upgrade.plan import RegisteredAgent
 from pyobshell.upgrade.probe_store import ProbeReportStore
 from pyobshell.upgrade.sql_probe import SqlProbe
+from pyobshell.upgrade.tasks import context as upgrade_ctx
+from pyobshell.wire.upgrade import SloParam
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.wire.agent import AgentIdentity
 
@@ -89,8 +91,17 @@ def start_sql_probe(state: AgentState, tasks: AgentTasks, reports: ProbeReportSt
         member = tasks.member()
         return member is not None and member.is_maintainer
 
+    def slo_of(dag_id: int) -> SloParam | None:
+        cluster = tasks.services.cluster
+        raw = cluster.dag_param(dag_id, upgrade_ctx.SLO) if cluster is not None else None
+        return SloParam.model_validate(raw) if raw else None
+
+    def pause(dag_id: int, reason: str) -> bool:
+        cluster = tasks.services.cluster
+        return cluster.pause_dag(dag_id, reason) if cluster is not None else False
+
     probe = SqlProbe(pool, lambda: (pool.target.user, pool.target.password), current_dag, is_maintainer,
-                     reports.save, reports.load)
+                     reports.save, reports.load, slo_of, pause)
     probe.start()
     return probe
 

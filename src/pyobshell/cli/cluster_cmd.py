@@ -11,6 +11,7 @@ import typer
 from pyobshell.wire.agent import ObStateName, ServerState
 from pyobshell.cli.agent_access import AgentOption, JsonOption, connect
 from pyobshell.cli.output import Output, reported
+from pyobshell.cli.gate_options import gate_fields
 from pyobshell.cli.upgrade_flow import UpgradeOptions, run_upgrade
 from pyobshell.client import ObshellApiError, ObshellClient, wire
 from pyobshell.versions import Release, Version
@@ -56,14 +57,36 @@ def upgrade(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     freeze_server: Annotated[bool, typer.Option("--freeze-server", help="Minor freeze before each observer stops.")]
     = False,
+    pause_after: Annotated[Optional[list[str]], typer.Option(
+        "--pause-after", metavar="ZONE", help="After this zone is started again, wait for 'pyobshell task resume' "
+        "(a canary; repeat for several zones).")] = None,
+    soak: Annotated[Optional[str], typer.Option(
+        "--soak", metavar="DURATION", help="After every zone, wait this long (30s, 10m) with the SQL probe watching.")]
+    = None,
+    hold_before_finalize: Annotated[bool, typer.Option(
+        "--hold-before-finalize", help="Wait for 'pyobshell task resume' before the post script, the point of "
+        "no return.")] = False,
+    slo_p99: Annotated[Optional[str], typer.Option(
+        "--slo-p99", metavar="LATENCY", help="Pause when the probe's p99 exceeds this (500ms).")] = None,
+    slo_errors: Annotated[Optional[str], typer.Option(
+        "--slo-errors", metavar="RATE", help="Pause when more than this share of probe statements fail (1%).")]
+    = None,
+    slo_window: Annotated[Optional[str], typer.Option(
+        "--slo-window", metavar="DURATION", help="Seconds the SLO figures cover (default 30s, at most 120s).")]
+    = None,
     json_output: JsonOption = False,
 ) -> None:
     """Upload the packages the route needs, show the plan, upgrade, and follow it live.
 
     The root@sys password is read from OB_ROOT_PASSWORD, or asked for."""
     out = Output(json_mode=json_output)
+    try:
+        gates = gate_fields(pause_after or [], soak, hold_before_finalize, slo_p99, slo_errors, slo_window)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     options = UpgradeOptions(agent=agent, version=_version(version), pkg_dir=pkg_dir, mode=mode.value.upper(),
-                             upgrade_dir=upgrade_dir, release=release, freeze_server=freeze_server, yes=yes)
+                             upgrade_dir=upgrade_dir, release=release, freeze_server=freeze_server, yes=yes,
+                             gates=gates)
     with reported(out):
         run_upgrade(out, options)
 

@@ -31,7 +31,7 @@ MAX_DELAY_S = 1.0
 BACKOFF = 1.5
 PATIENCE_S = 600.0  # obshell's CLI tolerates 600 failed polls a second apart
 LOG_WIDTH = 60
-STATE_STYLES = {SUCCEED: "green", FAILED: "bold red", RUNNING: "cyan"}
+STATE_STYLES = {SUCCEED: "green", FAILED: "bold red", RUNNING: "cyan", "PAUSED": "bold yellow"}
 
 
 class AgentsGone(Exception):
@@ -128,6 +128,8 @@ def render_view(view: DagView, trouble: str = "", sql: str = "") -> RenderableTy
                       escape(f"[{current.stage}/{view.max_stage}] {current.name}"),
                       format_elapsed(section.seconds), escape(_clip(section.latest_log)))
     parts: list[RenderableType] = [title, table]
+    if view.pause:
+        parts.append(Text(view.pause, style="bold yellow"))
     if sql:
         parts.append(Text(sql, style="green" if " 100.0 % ok" in sql.split(",")[0] else "yellow"))
     if trouble:
@@ -175,6 +177,7 @@ class LinePrinter:
         self._dag_state = ""
         self._trouble = ""
         self._stage = 0
+        self._pause = ""
 
     def update(self, dag: DagDetailDTO) -> None:
         view = build_view(dag)
@@ -193,6 +196,10 @@ class LinePrinter:
             took = f" {format_elapsed(node.seconds)}" if node.state != RUNNING else ""
             log = f" | {_clip(node.latest_log, 100)}" if node.latest_log and node.state != RUNNING else ""
             self.out.say(f"[{node.stage}/{view.max_stage}] {node.section}: {node.name} {node.state}{took}{log}")
+        if view.pause != self._pause:
+            self._pause = view.pause
+            if view.pause:
+                self.out.say(view.pause)
         sql = probe_line(dag)
         if sql and (stage_moved or (changed and view.finished)):
             self.out.say(f"  {sql}")

@@ -21,6 +21,8 @@ HOP_START = "Backup parameters"
 HEALTH_CHECK = "Execute upgrade health checker script"
 REINSTALL = "Reinstall and restart observer"
 POST_SCRIPT = "Execute upgrade post script"
+FINALIZE_GATE = "Wait for approval to finalize"
+AFTER_ZONE = ("Soak after ", "Wait for approval after ")  # operator gates: part of their zone
 CLEANUP_NODE = "Remove upgrade check task dir"
 PREPARE, CHECKS, ALL_SERVERS, FINISH, CLEANUP, TASK = (
     "packages", "checks", "all servers", "finish", "cleanup", "task")
@@ -67,7 +69,7 @@ def section_names(names: Sequence[str]) -> list[str]:
             hop, zone, phase = hop + 1, None, CHECKS
         if name.startswith("Stop "):
             zone = name.removeprefix("Stop ")
-        if name == POST_SCRIPT:
+        if name in (POST_SCRIPT, FINALIZE_GATE):
             phase = FINISH
         if hop == 0:
             section = PREPARE
@@ -75,6 +77,8 @@ def section_names(names: Sequence[str]) -> list[str]:
             section = CLEANUP
         elif zone is not None:
             section = zone
+        elif name.startswith(AFTER_ZONE):
+            section = name.removeprefix(next(p for p in AFTER_ZONE if name.startswith(p)))
         elif name == HEALTH_CHECK and following.startswith("Stop "):
             section = following.removeprefix("Stop ")
         elif name == REINSTALL or (name == HEALTH_CHECK and previous.endswith(ALL_SERVERS)):
@@ -151,6 +155,7 @@ class DagView:
     seconds: float | None
     sections: tuple[SectionView, ...]
     nodes: tuple[NodeView, ...]
+    pause: str = ""  # what a pause means for the reader ("" when not paused)
 
     @property
     def finished(self) -> bool:
@@ -189,7 +194,22 @@ def build_view(dag: DagDetailDTO, now: datetime | None = None) -> DagView:
     return DagView(id=dag.id, name=dag.name, state=dag.state, operator=dag.operator, stage=dag.stage,
                    max_stage=dag.max_stage,
                    seconds=elapsed_seconds(parse_time(dag.start_time), _end(dag.state, dag.end_time), now),
-                   sections=section_views, nodes=nodes)
+                   sections=section_views, nodes=nodes, pause=pause_line(dag))
+
+
+def pause_line(dag: DagDetailDTO) -> str:
+    """A paused DAG in one line: a gate waits for approval, any other pause names its reason;
+    both say the command that goes on."""
+    pause = (dag.additional_data or {}).get("pause")
+    if not isinstance(pause, dict):
+        return ""
+    resume = f"pyobshell task resume {dag.id}"
+    if pause.get("gate"):
+        return f"waiting for approval — {resume} ({pause['gate']})"
+    reason = str(pause.get("reason") or "paused")
+    if not pause.get("in_effect", True):
+        return f"pausing after the running step — {reason}; then: {resume}"
+    return f"paused — {reason}; go on with: {resume}"
 
 
 def _end(state: str, end_time: str) -> datetime | None:

@@ -1,4 +1,4 @@
-"""`pyobshell task show|watch|retry|rollback|cancel|pass ID --agent IP:PORT`."""
+"""`pyobshell task show|watch|retry|rollback|cancel|pass|pause|resume ID --agent IP:PORT`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pyobshell.cli.output import CommandFailed, Output, reported
 from pyobshell.cli.task_report import print_failure, print_nodes, report_end
 from pyobshell.client import ObshellClient, wire
 
-app = typer.Typer(help="Follow and steer tasks (DAGs): show, watch, retry, roll back, cancel, pass.",
+app = typer.Typer(help="Follow and steer tasks (DAGs): show, watch, retry, roll back, cancel, pass, pause, resume.",
                   no_args_is_help=True)
 
 TaskId = Annotated[str, typer.Argument(metavar="ID", help="Task id as the agent shows it (e.g. 11 for cluster DAG 1).")]
@@ -104,3 +104,15 @@ def pass_(
 ) -> None:
     """Mark a failed task passed (its remaining steps never run), or with --node skip one failed step."""
     _operate(gid, agent, "PASS", json_output, follow, node=node)
+
+
+@app.command()
+def pause(gid: TaskId, agent: AgentOption, follow: WatchOption = False, json_output: JsonOption = False) -> None:
+    """Pause a running task: the running step finishes, no next step starts until resume."""
+    _operate(gid, agent, "PAUSE", json_output, follow)
+
+
+@app.command()
+def resume(gid: TaskId, agent: AgentOption, follow: WatchOption = False, json_output: JsonOption = False) -> None:
+    """Let a paused task go on (also the approval a gate waits for)."""
+    _operate(gid, agent, "RESUME", json_output, follow)

@@ -9,7 +9,7 @@ before the first observer stops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class UpgradeOptions:
     release: str | None
     freeze_server: bool
     yes: bool
+    gates: dict[str, Any] = field(default_factory=dict)  # pyobshell's operator gates, as body fields
 
 
 def current_build(client: ObshellClient) -> Version:
@@ -66,7 +67,7 @@ def ensure_not_under_maintenance(client: ObshellClient, agent: str) -> None:
 
 def upgrade_body(options: UpgradeOptions, target: LocalPackage) -> dict[str, Any]:
     return {"version": target.version, "release": target.release, "mode": options.mode,
-            "upgradeDir": options.upgrade_dir, "freeze_server": options.freeze_server}
+            "upgradeDir": options.upgrade_dir, "freeze_server": options.freeze_server, **options.gates}
 
 
 def show_plan(out: Output, plan: dict[str, Any]) -> None:
@@ -77,10 +78,34 @@ def show_plan(out: Output, plan: dict[str, Any]) -> None:
              "present" if package["present"] else "MISSING")
             for hop in plan["route"] for package in hop["packages"]]
     out.table("route and packages", ("hop", "build", "role", "package", "in the cluster"), rows)
-    stages = [(s["index"], s["name"], s.get("zone") or "",
+    stages = [(s["index"], s["name"] + ("  (point of no return)" if s.get("point_of_no_return") else ""),
+               s.get("zone") or "",
                ", ".join(f"{a['ip']}:{a['port']}" for a in s["agents"]) if s["parallel"] else "maintainer")
               for s in plan["stages"]]
     out.table("stages", ("#", "step", "zone", "runs on"), stages)
+    gates = gate_summary(plan)
+    if gates:
+        out.say(f"Operator gates: {gates}")
+
+
+def gate_summary(plan: dict[str, Any]) -> str:
+    """The gates the plan holds, in words ("" without any)."""
+    parts = []
+    if plan.get("pause_after_zones"):
+        parts.append(f"wait for approval after {', '.join(plan['pause_after_zones'])}")
+    if plan.get("soak_s"):
+        parts.append(f"soak {plan['soak_s']:g} s after every zone")
+    if plan.get("hold_before_finalize"):
+        parts.append("wait for approval before the point of no return")
+    slo = plan.get("slo") or {}
+    bounds = []
+    if slo.get("max_p99_ms") is not None:
+        bounds.append(f"p99 ≤ {slo['max_p99_ms']:g} ms")
+    if slo.get("max_error_rate") is not None:
+        bounds.append(f"errors ≤ {100 * slo['max_error_rate']:g} %")
+    if bounds:
+        parts.append(f"pause when the probe breaches {' and '.join(bounds)} over {slo.get('window_s', 30):g} s")
+    return "; ".join(parts)
 
 
 def confirm(out: Output, plan: dict[str, Any]) -> None:

@@ -15,7 +15,14 @@ from sqlalchemy.exc import OperationalError
 
 from pyobshell.engine import maintenance
 from pyobshell.engine.logs import LOCAL_SCHEDULER_TRACE, engine_logger
-from pyobshell.engine.model import EXECUTE_AGENTS_KEY, FAILURE_EXIT_MAINTENANCE_KEY, NodeType, Operator, State
+from pyobshell.engine.model import (
+    APPROVAL_GATE_KEY,
+    EXECUTE_AGENTS_KEY,
+    FAILURE_EXIT_MAINTENANCE_KEY,
+    NodeType,
+    Operator,
+    State,
+)
 from pyobshell.engine.rows import DagRow, NodeRow, SubTaskRow, is_after, utcnow
 from pyobshell.engine.store import TaskStore
 from pyobshell.errors import NODE_OPERATOR_NOT_SUPPORT
@@ -134,6 +141,8 @@ class DagAdvancer:
             if upstream is None:
                 previous = self.store.node_at_stage(conn, dag.id, dag.current_stage - 1)
                 upstream = self.store.subtasks_of_node(conn, previous.id)
+        if node.state == State.PENDING and self._held(conn, dag, node, step):
+            return False
         outcome = self._advance_node(conn, node, upstream, step)
         if outcome.finished and outcome.tasks is not None:
             step.finished_tasks[dag.current_stage] = outcome.tasks
@@ -169,6 +178,20 @@ class DagAdvancer:
             maintenance.release(conn, self.store.tables, dag.maintainer)
         self.log.info("DAG %d %r failed at stage %d node %r (operator %s)", dag.id, dag.name,
                       dag.current_stage, node.name, dag.operator.name, extra={"task_id": dag.id})
+
+    def _held(self, conn: Connection, dag: DagRow, node: NodeRow, step: _Pass) -> bool:
+        """Whether the pending ``node`` must not start: its DAG is paused, or it is a gate that
+        no RESUME has let through yet (reaching it pauses the DAG, with the gate's reason)."""
+        # Only a forward run waits at a gate: a rollback or cancel passes it on its way.
+        forward = dag.operator == Operator.RUN and node.operator == Operator.RUN
+        gate = node.context.get_param(APPROVAL_GATE_KEY) if forward else None
+        if gate and dag.approved_stage != node.dag_stage and dag.pause_reason != gate:
+            if self.store.dag_set_paused(conn, dag, True, str(gate)):
+                step.changed = True
+                self.log.info("DAG %d %r waits at stage %d: %s; RESUME lets it go on", dag.id, dag.name,
+                              node.dag_stage, gate, extra={"task_id": dag.id})
+            return True
+        return dag.is_paused
 
     # -- node -----------------------------------------------------------------------------
     def _advance_node(self, conn: Connection, node: NodeRow, upstream: list[SubTaskRow] | None,

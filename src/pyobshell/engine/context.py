@@ -16,6 +16,7 @@ from typing import Any
 
 from pyobshell.engine import codes
 from pyobshell.engine.model import (
+    APPROVAL_GATE_KEY,
     DEFAULT_TIMEOUT_SECONDS,
     EXECUTE_AGENTS_KEY,
     FAILURE_EXIT_MAINTENANCE_KEY,
@@ -23,7 +24,8 @@ from pyobshell.engine.model import (
     AgentInfo,
 )
 
-RESERVED_KEYS = frozenset({EXECUTE_AGENTS_KEY, FAILURE_EXIT_MAINTENANCE_KEY})
+# A node's own keys, never passed on to the next node (a gate's key would make it a gate too).
+RESERVED_KEYS = frozenset({EXECUTE_AGENTS_KEY, FAILURE_EXIT_MAINTENANCE_KEY, APPROVAL_GATE_KEY})
 
 
 def _deep_merge(target: dict[str, Any], source: dict[str, Any]) -> None:

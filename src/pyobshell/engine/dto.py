@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyobshell.engine.generic_id import encode_cluster_id, encode_local_id
-from pyobshell.engine.model import AgentInfo, State, operator_name, state_name
+from pyobshell.engine.model import APPROVAL_GATE_KEY, PAUSED_STATE, AgentInfo, State, operator_name, state_name
 from pyobshell.engine.rows import DagRow, LogRow, NodeRow, SubTaskRow
 from pyobshell.engine.task import TaskRegistry
 from pyobshell.wire.task import ZERO_TIME, DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
@@ -35,6 +35,18 @@ def merge_additional_data(target: dict[str, Any], source: dict[str, Any]) -> dic
         else:
             target[key] = value
     return target
+
+
+def pause_data(dag: DagRow, current: NodeRow | None) -> dict[str, Any] | None:
+    """``additional_data.pause`` of a paused unfinished DAG (None otherwise): why, whether it is
+    in effect (no node runs: the DAG reads ``PAUSED``) or the running node is still finishing,
+    and the gate node it waits at, if any."""
+    if not dag.is_paused or dag.is_finished or dag.state not in (State.READY, State.RUNNING):
+        return None
+    running = current is not None and current.state == State.RUNNING
+    at_gate = current is not None and current.state == State.PENDING and current.context.has_param(APPROVAL_GATE_KEY)
+    return {"reason": dag.pause_reason, "in_effect": not running,
+            "gate": current.name if at_gate and current is not None else None}
 
 
 class DtoBuilder:
@@ -100,7 +112,9 @@ class DtoBuilder:
         return merged
 
     def dag(self, dag: DagRow, nodes: list[tuple[NodeRow, list[SubTaskRow]]] | None = None,
-            logs: dict[int, list[str]] | None = None) -> DagDetailDTO:
+            logs: dict[int, list[str]] | None = None, current: NodeRow | None = None) -> DagDetailDTO:
+        """``current``: the node at the DAG's stage, needed to tell whether a pause is in effect
+        (taken from ``nodes`` when they are given)."""
         obproxy = dag.dag_type.value == "obproxy"
         node_dtos = None
         merged: dict[str, Any] | None = None
@@ -110,10 +124,18 @@ class DtoBuilder:
                 data = self.merged_data(tasks)
                 if data:
                     merged = merge_additional_data(merged or {}, data)
+        if nodes is not None and current is None:
+            current = next((n for n, _ in nodes if n.dag_stage == dag.current_stage), None)
+        state = state_name(dag.state)
+        pause = pause_data(dag, current)
+        if pause is not None:
+            merged = merge_additional_data(merged or {}, {"pause": pause})
+            if pause["in_effect"]:
+                state = PAUSED_STATE
         return DagDetailDTO(
             id=self.gid(dag.id, obproxy=obproxy), dag_id=dag.id, name=dag.name, stage=dag.stage,
             max_stage=dag.max_stage, maintenance_type=int(dag.maintainer.type),
-            maintenance_key=dag.maintainer.key, state=state_name(dag.state),
+            maintenance_key=dag.maintainer.key, state=state,
             operator=operator_name(dag.operator), start_time=format_time(dag.start_time),
             end_time=format_time(dag.end_time), additional_data=merged, nodes=node_dtos,
         )

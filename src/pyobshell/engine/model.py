@@ -14,6 +14,8 @@ DEFAULT_TIMEOUT_SECONDS = 3600
 TIMEOUT_KEY = "timeout"
 EXECUTE_AGENTS_KEY = "execute_agents"
 FAILURE_EXIT_MAINTENANCE_KEY = "failure_exit_maintenance"
+APPROVAL_GATE_KEY = "approval_gate"  # node param: the node waits for RESUME before it starts
+PAUSED_STATE = "PAUSED"  # the DTO state of a paused DAG with no node running (never stored)
 
 
 class State(IntEnum):
@@ -34,6 +36,9 @@ class Operator(IntEnum):
     ROLLBACK = 3
     CANCEL = 4
     PASS = 5
+    # pyobshell's additions: applied to a DAG's pause flag, never stored as its operator.
+    PAUSE = 6
+    RESUME = 7
 
 
 def state_name(value: int) -> str:

@@ -1,4 +1,10 @@
-"""User operators on DAGs (RETRY, ROLLBACK, CANCEL, PASS) and nodes (PASS).
+"""User operators on DAGs (RETRY, ROLLBACK, CANCEL, PASS, and pyobshell's PAUSE, RESUME) and
+nodes (PASS).
+
+PAUSE and RESUME only set and clear the DAG's pause flag: the running node goes on to its end and
+the scheduler starts no next node while the flag is set (``advance``); the DAG keeps its stored
+state and operator, so RETRY, ROLLBACK and CANCEL see the DAG exactly as without a pause. Any of
+those three clears a pause: an operator who steers the DAG has looked at it.
 
 Each operator is one transaction of compare-and-set updates with obshell's preconditions and
 error codes ("reset" = READY with start/end times at epoch 0). The scheduler does the rest.
@@ -11,7 +17,7 @@ import logging
 from sqlalchemy import Connection, update
 
 from pyobshell.engine import maintenance
-from pyobshell.engine.model import FAILURE_EXIT_MAINTENANCE_KEY, Operator, State
+from pyobshell.engine.model import APPROVAL_GATE_KEY, FAILURE_EXIT_MAINTENANCE_KEY, Operator, State
 from pyobshell.engine.rows import EPOCH, DagRow, NodeRow, SubTaskRow, utcnow
 from pyobshell.engine.store import TaskStore
 from pyobshell.errors import (
@@ -20,6 +26,9 @@ from pyobshell.errors import (
     DAG_OPERATOR_NOT_SUPPORT,
     DAG_PASS_NOT_ALLOWED,
     DAG_PASS_NOT_FAILED,
+    DAG_PAUSE_ALREADY_PAUSED,
+    DAG_PAUSE_NOT_RUNNING,
+    DAG_RESUME_NOT_PAUSED,
     DAG_RETRY_NOT_ALLOWED,
     DAG_RETRY_NOT_FAILED,
     DAG_ROLLBACK_NOT_ALLOWED,
@@ -33,11 +42,14 @@ from pyobshell.errors import (
 
 log = logging.getLogger(__name__)
 
-DAG_OPERATORS = (Operator.RETRY, Operator.ROLLBACK, Operator.CANCEL, Operator.PASS)
+DAG_OPERATORS = (Operator.RETRY, Operator.ROLLBACK, Operator.CANCEL, Operator.PASS, Operator.PAUSE,
+                 Operator.RESUME)
+OPERATOR_PAUSE_REASON = "paused by an operator (PAUSE)"
 
 
 def parse_dag_operator(text: str) -> Operator:
-    """Case-insensitive ``retry|rollback|cancel|pass``, else ``Task.Dag.Operator.NotSupport``."""
+    """Case-insensitive ``retry|rollback|cancel|pass|pause|resume``, else
+    ``Task.Dag.Operator.NotSupport``."""
     name = (text or "").strip().upper()
     if name not in {op.name for op in DAG_OPERATORS}:
         raise DAG_OPERATOR_NOT_SUPPORT(text)
@@ -58,7 +70,8 @@ class Operators:
     # -- entry points ---------------------------------------------------------------------
     def operate_dag(self, dag_id: int, operator: Operator) -> None:
         handlers = {Operator.RETRY: self._retry, Operator.ROLLBACK: self._rollback,
-                    Operator.CANCEL: self._cancel, Operator.PASS: self._pass_dag}
+                    Operator.CANCEL: self._cancel, Operator.PASS: self._pass_dag,
+                    Operator.PAUSE: self._pause, Operator.RESUME: self._resume}
         handler = handlers.get(operator)
         if handler is None:
             raise DAG_OPERATOR_NOT_SUPPORT(operator.name)
@@ -69,6 +82,25 @@ class Operators:
 
         dag = self.store.write(apply, f"{operator.name} of DAG {dag_id}")
         log.info("operator %s applied to DAG %d %r", operator.name, dag_id, dag.name, extra={"task_id": dag_id})
+
+    def pause(self, dag_id: int, reason: str) -> bool:
+        """Pause a ready or running DAG that is not paused yet (the SLO guard); False when it
+        is not one (finished, failed, already paused): nothing changed then."""
+        def apply(conn: Connection) -> bool:
+            dag = self.store.get_dag(conn, dag_id, lock=True)
+            if dag.is_paused or dag.state not in (State.READY, State.RUNNING):
+                return False
+            if not self.store.dag_set_paused(conn, dag, True, reason):
+                return False
+            self._log_in_dag(conn, dag, f"DAG paused: {reason}. The running node finishes; no next node "
+                                        "starts until RESUME")
+            return True
+
+        paused = self.store.write(apply, f"pause of DAG {dag_id}")
+        if paused:
+            log.warning("DAG %d paused: %s; the running node finishes, no next node starts until RESUME",
+                        dag_id, reason, extra={"task_id": dag_id})
+        return paused
 
     def pass_node(self, node_id: int) -> None:
         def apply(conn: Connection) -> tuple[NodeRow, DagRow]:
@@ -152,6 +184,32 @@ class Operators:
             self._mark_passed(conn, node)
         maintenance.release(conn, self.t, dag.maintainer)
 
+    def _pause(self, conn: Connection, dag: DagRow, _nodes: list[NodeRow]) -> None:
+        if dag.state not in (State.READY, State.RUNNING) or dag.is_finished:
+            raise DAG_PAUSE_NOT_RUNNING(dag.id, dag.state.name)
+        if dag.is_paused:
+            raise DAG_PAUSE_ALREADY_PAUSED(dag.id, dag.pause_reason)
+        if not self.store.dag_set_paused(conn, dag, True, OPERATOR_PAUSE_REASON):
+            raise NO_ROW_AFFECTED("pause dag")
+
+    def _resume(self, conn: Connection, dag: DagRow, nodes: list[NodeRow]) -> None:
+        if not dag.is_paused or dag.is_finished:
+            raise DAG_RESUME_NOT_PAUSED(dag.id, dag.state.name)
+        # A RESUME while the DAG waits at a gate is the approval that gate waits for.
+        current = nodes[dag.current_stage - 1] if nodes else None
+        at_gate = (current is not None and current.state == State.PENDING
+                   and current.context.has_param(APPROVAL_GATE_KEY))
+        approved = current.dag_stage if at_gate and current is not None else None
+        if not self.store.dag_set_paused(conn, dag, False, approved_stage=approved):
+            raise NO_ROW_AFFECTED("resume dag")
+
+    def _log_in_dag(self, conn: Connection, dag: DagRow, line: str) -> None:
+        """A line in the log of the current node's first sub-task, where readers of the DAG look."""
+        node = self.store.node_at_stage(conn, dag.id, dag.current_stage)
+        tasks = self._subtasks(conn, node)
+        if tasks:
+            self.store.insert_log(conn, tasks[0].id, tasks[0].execute_times, line)
+
     # -- helpers --------------------------------------------------------------------------
     def _subtasks(self, conn: Connection, node: NodeRow) -> list[SubTaskRow]:
         return self.store.subtasks_of_node(conn, node.id)
@@ -169,7 +227,8 @@ class Operators:
                    expected_state: State = State.FAILED, stage: int | None = None) -> None:
         d = self.t.dag
         values: dict[str, object] = dict(state=int(State.READY), operator=int(operator), is_finished=False,
-                                         start_time=EPOCH, end_time=EPOCH, gmt_modify=utcnow())
+                                         start_time=EPOCH, end_time=EPOCH, gmt_modify=utcnow(),
+                                         is_paused=False, pause_reason="")
         if stage is not None:
             values["stage"] = stage
         self._required(conn, update(d).where(d.c.id == dag.id, d.c.state == int(expected_state),

@@ -47,6 +47,9 @@ class DagRow:
     context: TaskContext
     start_time: datetime | None
     end_time: datetime | None
+    is_paused: bool = False
+    pause_reason: str = ""
+    approved_stage: int = 0
 
     @property
     def current_stage(self) -> int:
@@ -73,6 +76,8 @@ class DagRow:
             max_stage=int(row["max_stage"]), state=State(row["state"]), operator=Operator(row["operator"]),
             is_maintenance=is_maintenance, maintainer=maintainer, is_finished=bool(row["is_finished"]),
             context=TaskContext.decode(row["context"]), start_time=row["start_time"], end_time=row["end_time"],
+            is_paused=bool(row.get("is_paused") or False), pause_reason=row.get("pause_reason") or "",
+            approved_stage=int(row.get("approved_stage") or 0),
         )
 
 

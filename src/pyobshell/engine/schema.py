@@ -48,6 +48,16 @@ def _executer() -> list[Column]:
     ]
 
 
+def _pause() -> list[Column]:
+    """pyobshell's operator gates (obshell has none): a paused DAG starts no next node.
+    ``approved_stage`` is the gate stage a RESUME let through (0: none)."""
+    return [
+        Column("is_paused", Boolean, nullable=False, server_default="0"),
+        Column("pause_reason", Text, nullable=True),
+        Column("approved_stage", Integer, nullable=False, server_default="0"),
+    ]
+
+
 @dataclass(frozen=True)
 class TaskTables:
     kind: StoreKind
@@ -84,6 +94,7 @@ def build_tables(kind: StoreKind) -> TaskTables:
         Column("context", Text),
         Column("operator", Integer, nullable=False),
         *_times(),
+        *_pause(),
     )
     node = Table(
         "node_instance", md, _pk(),

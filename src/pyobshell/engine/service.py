@@ -148,6 +148,10 @@ class TaskService:
 
         return self._with_extras(self.store.reading(read))
 
+    def dag_param(self, dag_id: int, key: str) -> Any:
+        """One param of a DAG's context (what the DAG was started with), None when unset."""
+        return self.store.reading(lambda conn: self.store.get_dag(conn, dag_id).context.get_param(key))
+
     def refuse_if_under_maintenance(self) -> None:
         """409 naming the running maintenance DAG, when there is one (a maintenance DAG would
         not be created now)."""
@@ -165,6 +169,14 @@ class TaskService:
         self.operators.operate_dag(self.row_id(gid), parsed)
         self._on_change()
 
+    def pause_dag(self, dag_id: int, reason: str) -> bool:
+        """Pause a running DAG from inside the agent (the SLO guard); False: it was not running
+        or already paused, and nothing changed."""
+        paused = self.operators.pause(dag_id, reason)
+        if paused:
+            self._on_change()
+        return paused
+
     def operate_node(self, gid: str, operator: str) -> None:
         parse_node_operator(operator)
         self.operators.pass_node(self.row_id(gid))
@@ -173,7 +185,9 @@ class TaskService:
     # -- helpers --------------------------------------------------------------------------
     def _dag_dto(self, conn: Connection, dag: DagRow, show_details: bool) -> DagDetailDTO:
         if not show_details:
-            return self.dto.dag(dag)
+            # Whether a pause is in effect depends on the node at the DAG's stage.
+            current = self.store.node_at_stage(conn, dag.id, dag.current_stage) if dag.is_paused else None
+            return self.dto.dag(dag, current=current)
         node_rows = self.store.nodes_of_dag(conn, dag.id)
         tasks = self.store.subtasks_of_nodes(conn, [node.id for node in node_rows])
         nodes = [(node, tasks[node.id]) for node in node_rows]

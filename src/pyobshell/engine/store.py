@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, OperationalError, SQLAlchemyError
 
 from pyobshell.engine import maintenance
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
@@ -50,6 +50,14 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # deferred: under WAL they never wait for the lock (SQLite's busy wait backs off in
         # sleeps of up to 100 ms, which made concurrent API reads take seconds).
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def _connection_broke(exc: BaseException) -> bool:
+    """The driver lost the server, or SQLAlchemy found a pooled connection already closed
+    under it (what a checkout after an observer restart raises)."""
+    if isinstance(exc, InvalidRequestError) and not isinstance(exc, DBAPIError):
+        return "connection is closed" in str(exc).lower()
+    return is_connection_lost(exc)
 
 
 Connector = Callable[[], Any]
@@ -108,14 +116,26 @@ class TaskStore:
         with self.engine.begin() as conn:
             yield conn
 
-    def write(self, work: Callable[[Connection], T], what: str) -> T:
+    def write(self, work: Callable[[Connection], T], what: str, attempts: int = 3) -> T:
         """Run ``work`` in one transaction, from the start again when the database gives the
-        transaction up (deadlock, lock wait timeout). ``work`` must read what it decides on
-        inside the transaction, so that a restart decides afresh."""
+        transaction up (deadlock, lock wait timeout) or the connection broke under it (its
+        observer was just stopped: the next connection comes from another one). ``work`` must
+        read what it decides on inside the transaction, so that a restart decides afresh; its
+        writes are compare-and-set, so a transaction that did commit before its connection broke
+        is not applied twice."""
         def once() -> T:
             with self.transaction() as conn:
                 return work(conn)
-        return run_restarting(once, what)
+
+        for attempt in range(1, attempts + 1):
+            try:
+                return run_restarting(once, what)
+            except (DBAPIError, InvalidRequestError) as exc:
+                if attempt == attempts or not _connection_broke(exc):
+                    raise
+                log.info("%s: the %s task store lost its connection; writing again on a new one",
+                         what, self.kind.value)
+        raise AssertionError("unreachable")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -274,6 +294,23 @@ class TaskStore:
                                 d.c.start_time.is_not_distinct_from(dag.start_time))
                 .values(state=int(state), is_finished=is_finished, end_time=now, gmt_modify=now))
         return self._cas(conn, stmt, "finish dag", required=False)
+
+    def dag_set_paused(self, conn: Connection, dag: DagRow, paused: bool, reason: str = "", *,
+                       approved_stage: int | None = None) -> bool:
+        """Set or clear the pause of an unfinished DAG (a RESUME may let a gate stage through)."""
+        d = self.tables.dag
+        values: dict[str, Any] = dict(is_paused=paused, pause_reason=reason if paused else "", gmt_modify=utcnow())
+        if approved_stage is not None:
+            values["approved_stage"] = approved_stage
+        stmt = (update(d).where(d.c.id == dag.id, d.c.is_finished.is_(False), d.c.state == int(dag.state),
+                                d.c.is_paused.is_(dag.is_paused))
+                .values(**values))
+        if not self._cas(conn, stmt, "pause dag", required=False):
+            return False
+        dag.is_paused, dag.pause_reason = paused, values["pause_reason"]
+        if approved_stage is not None:
+            dag.approved_stage = approved_stage
+        return True
 
     def node_start(self, conn: Connection, node: NodeRow, context: TaskContext) -> bool:
         n, now = self.tables.node, utcnow()

@@ -27,12 +27,15 @@ from pyobshell.upgrade.tasks import (
     RemoveUpgradeCheckDirTask,
     RestoreParametersTask,
     UnpackPackagesTask,
+    approval_gate_node,
     minor_freeze_node,
     reinstall_node,
     script_node,
+    soak_node,
     start_zone_node,
     stop_zone_node,
 )
+from pyobshell.upgrade.gates import UpgradeGates, finalize_gate_reason, zone_gate_reason
 from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.prechecks import CheckFailure, raise_if_failed
 from pyobshell.upgrade.route import RouteStep
@@ -58,6 +61,12 @@ def stage_node(stage: Stage) -> Node:
         return stop_zone_node(zone)
     if kind is StageKind.START_ZONE:
         return start_zone_node(zone)
+    if kind is StageKind.ZONE_GATE:
+        return approval_gate_node(stage.name, zone_gate_reason(zone), zone)
+    if kind is StageKind.FINALIZE_GATE:
+        return approval_gate_node(stage.name, finalize_gate_reason())
+    if kind is StageKind.SOAK:
+        return soak_node(stage.name, zone, stage.soak_s)
     if kind is StageKind.MINOR_FREEZE:
         return minor_freeze_node([zone] if stage.freeze_scope is FreezeScope.ZONE else None)
     if stage.script is not None:
@@ -86,17 +95,22 @@ def check_template(stages: Sequence[Stage], version: str, release: str) -> Templ
 
 
 def upgrade_context(agents: Sequence[AgentInfo], route: Sequence[RouteStep], mode: UpgradeMode, version: str,
-                    release: str, upgrade_dir: str = "", ob_type: str = ctx.DEFAULT_OB_TYPE) -> TaskContext:
-    """DAG params: every agent, the hops (the running version already dropped), the target."""
+                    release: str, upgrade_dir: str = "", ob_type: str = ctx.DEFAULT_OB_TYPE,
+                    gates: UpgradeGates | None = None) -> TaskContext:
+    """DAG params: every agent, the hops (the running version already dropped), the target, and
+    the SLO guard's bounds when asked for."""
     build, _, distribution = release.partition(".")
     everyone = [agent.to_dict() for agent in agents]
-    return TaskContext(params={
+    context = TaskContext(params={
         ctx.ALL_AGENTS: everyone, EXECUTE_AGENTS_KEY: everyone, ctx.UPGRADE_DIR: upgrade_dir.strip(),
         ctx.TASK_TIME: str(int(time.time() * 1000)), ctx.VERSION: version, ctx.BUILD_NUMBER: build,
         ctx.DISTRIBUTION: distribution, ctx.RELEASE_DISTRIBUTION: release,
         ctx.UPGRADE_ROUTE: [node.to_dict() for node in route], ctx.ROLLING: mode is UpgradeMode.ROLLING,
         ctx.OB_TYPE: ob_type,
     })
+    if gates is not None and gates.slo is not None:
+        context.set_param(ctx.SLO, gates.slo.model_dump())
+    return context
 
 
 def check_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskContext]:
@@ -120,9 +134,10 @@ def route_nodes(plan: UpgradePlan) -> list[RouteStep]:
 def upgrade_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskContext]:
     """The DAG to create: the same layout the plan showed."""
     upgrade, facts = inputs.upgrade, inputs.facts
-    stages = upgrade_stages(len(plan.route), upgrade.mode, facts.zones, upgrade.freeze_server)
+    stages = upgrade_stages(len(plan.route), upgrade.mode, facts.zones, upgrade.freeze_server, upgrade.gates)
     agents: list[AgentInfo] = list(dict.fromkeys(agent for zone in facts.zones for agent in zone.agents))
     version, release = upgrade.version.number_string, upgrade.release_text
     template = upgrade_template(stages, upgrade.mode, version, release)
-    context = upgrade_context(agents, route_nodes(plan), upgrade.mode, version, release, upgrade.upgrade_dir)
+    context = upgrade_context(agents, route_nodes(plan), upgrade.mode, version, release, upgrade.upgrade_dir,
+                              gates=upgrade.gates)
     return template, context

@@ -21,6 +21,7 @@ from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
 from pyobshell.ob import parameters, servers, zones
 from pyobshell.ob.sql import Sql
+from pyobshell.upgrade.gates import UpgradeGates, check_gates
 from pyobshell.upgrade.stages import Stage, ZoneAgents, dag_name, upgrade_stages
 from pyobshell.upgrade.packages.schema import StoredPackage
 from pyobshell.upgrade.route_file import RouteFile, parse_route_file
@@ -64,6 +65,7 @@ class UpgradeRequest:
     mode: UpgradeMode
     upgrade_dir: str = ""
     freeze_server: bool = False
+    gates: UpgradeGates = UpgradeGates()
 
     @classmethod
     def of(cls, body: UpgradeCheckParam) -> "UpgradeRequest":
@@ -72,7 +74,8 @@ class UpgradeRequest:
         will be, and any number of zones allows stop-service."""
         if isinstance(body, ObUpgradeParam):
             return cls(version=Version.parse(body.version), release=Release.parse(body.release),
-                       mode=UpgradeMode(body.mode), upgrade_dir=body.upgradeDir, freeze_server=body.freeze_server)
+                       mode=UpgradeMode(body.mode), upgrade_dir=body.upgradeDir, freeze_server=body.freeze_server,
+                       gates=UpgradeGates.of(body))
         return cls(version=Version.parse(body.version), release=Release.parse(body.release),
                    mode=UpgradeMode.STOPSERVICE, upgrade_dir=body.upgradeDir)
 
@@ -149,16 +152,20 @@ def plan_upgrade(request: UpgradeRequest, facts: ClusterFacts, packages: Sequenc
     upgrade_dir = check_upgrade_dir(request.upgrade_dir)
     route = _route(request, facts, route_file_text)
     _check_mode(request.mode, facts)
+    gates = request.gates
+    check_gates(gates, request.mode, [zone.zone for zone in facts.zones])
     hops = [_planned_hop(i, step, facts, packages, request.release.distribution)
             for i, step in enumerate(route.hops)]
     missing = [p.file_name for hop in hops for p in hop.packages if not p.present]
-    stages = upgrade_stages(len(hops), request.mode, facts.zones, request.freeze_server)
+    stages = upgrade_stages(len(hops), request.mode, facts.zones, request.freeze_server, gates)
     return UpgradePlan(
         name=dag_name(request.mode, request.version.number_string, request.release_text),
         current_version=str(facts.current), target_version=request.version.number_string,
         target_release=request.release_text, mode=request.mode, freeze_server=request.freeze_server,
         upgrade_dir=upgrade_dir, route=hops, missing_packages=missing, ready=not missing,
         max_stage=len(stages), stages=[_planned_stage(i, s) for i, s in enumerate(stages, start=1)],
+        pause_after_zones=list(gates.pause_after_zones), soak_s=gates.soak_s,
+        hold_before_finalize=gates.hold_before_finalize, slo=gates.slo,
     )
 
 
@@ -215,7 +222,7 @@ def _planned_package(name: str, step: RouteStep, arch: str, distribution: str,
 def _planned_stage(index: int, stage: Stage) -> PlannedStage:
     return PlannedStage(index=index, name=stage.name, parallel=stage.parallel,
                         agents=list(stage.agents),
-                        hop=stage.hop, zone=stage.zone)
+                        hop=stage.hop, zone=stage.zone, point_of_no_return=stage.point_of_no_return)
 
 
 def _package_names(edition: str) -> tuple[str, ...]:

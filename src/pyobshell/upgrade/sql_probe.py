@@ -7,7 +7,9 @@ is saved about once a second (:mod:`.probe_store`): ``GET /api/v1/ob/upgrade/pro
 DAG's ``additional_data.sqlProbe`` and the CLI's live view show it.
 
 The probe is an observer of the upgrade, never part of it: its own failures are logged and
-counted, and never change what the DAG does.
+counted, and never change what the DAG does, with one exception the operator asks for: when the
+upgrade body set an ``slo``, the guard (:mod:`.slo_guard`) pauses the DAG on a breach. A paused
+DAG is still probed: an operator deciding whether to RESUME sees what clients see now.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from pyobshell.ob.connection import ObConnectionPool, PoolOptions
 from pyobshell.ob.probe_sql import ProbeTarget
 from pyobshell.ob.sql import Sql
 from pyobshell.ob.target import ObserverTarget
+from pyobshell.upgrade import slo_guard
 from pyobshell.upgrade.probe_stats import ProbeStats, Sample
 from pyobshell.upgrade.stages import DAG_ROLLING_UPGRADE, DAG_STOP_SERVICE_UPGRADE
 from pyobshell.wire.task import DagDetailDTO
+from pyobshell.wire.upgrade import SloParam
 
 log = logging.getLogger(__name__)
 ROUND_S = 0.25  # four rounds a second, each a read and a write per zone
@@ -40,7 +44,8 @@ class RunningDag:
     dag_id: int
     stage: int
     stage_name: str
-    running: bool  # READY or RUNNING (the probe samples); else it has ended or failed
+    running: bool  # READY, RUNNING or PAUSED (the probe samples); else it has ended or failed
+    paused: bool = False  # the DAG is paused (or pausing): the SLO guard has nothing to do
 
 
 def is_upgrade_dag(dag: DagDetailDTO) -> bool:
@@ -49,8 +54,13 @@ def is_upgrade_dag(dag: DagDetailDTO) -> bool:
 
 def running_dag(dag: DagDetailDTO) -> RunningDag:
     names = {index: node.name for index, node in enumerate(dag.nodes or [], 1)}
+    paused = dag.state == "PAUSED" or bool((dag.additional_data or {}).get("pause"))
     return RunningDag(dag.dag_id, dag.stage, names.get(dag.stage, f"stage {dag.stage}"),
-                      dag.state in ("READY", "RUNNING", "PENDING"))
+                      dag.state in ("READY", "RUNNING", "PENDING", "PAUSED"), paused)
+
+
+SloOf = Callable[[int], SloParam | None]
+PauseDag = Callable[[int, str], bool]
 
 
 class ProbeRun:
@@ -130,13 +140,17 @@ class SqlProbe:
 
     def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]],
                  current_dag: Callable[[], DagDetailDTO | None], is_maintainer: Callable[[], bool],
-                 save: Callable[[dict], None], load: Callable[[int], dict | None] = lambda dag_id: None):
+                 save: Callable[[dict], None], load: Callable[[int], dict | None] = lambda dag_id: None,
+                 slo_of: SloOf = lambda dag_id: None, pause: PauseDag = lambda dag_id, reason: False):
+        """``slo_of``: the SLO bounds a DAG was started with; ``pause``: pause it (the guard)."""
         self.cluster = cluster
         self.credentials = credentials
         self.current_dag = current_dag  # the latest maintenance DAG with its nodes, None without one
         self.is_maintainer = is_maintainer
         self.save = save
         self.load = load
+        self.slo_of = slo_of
+        self.pause_dag = pause
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats: dict[int, ProbeStats] = {}
@@ -182,6 +196,8 @@ class SqlProbe:
         run = ProbeRun(self.cluster, self.credentials, stats)
         log.info("SQL probe: upgrade DAG %d runs; probing every ACTIVE zone every %.2f s", watched.dag_id, ROUND_S)
         saved_at = 0.0
+        slo, slo_known = self._slo(watched.dag_id)
+        since = time.time() if watched.paused else 0.0
         try:
             while not self._stop.is_set() and watched.running and watched.dag_id == stats.dag_id:
                 started = time.monotonic()
@@ -190,6 +206,12 @@ class SqlProbe:
                     self._save(stats, running=True)
                     saved_at = time.monotonic()
                     watched = self._watched() or RunningDag(stats.dag_id, watched.stage, watched.stage_name, False)
+                    if not slo_known:  # the store did not answer: ask again rather than not guard
+                        slo, slo_known = self._slo(stats.dag_id)
+                    if watched.paused:
+                        since = time.time()  # what was seen before a RESUME is not held against the DAG
+                    elif slo is not None:
+                        self._guard(stats, slo, since)
                 self._stop.wait(max(ROUND_S - (time.monotonic() - started), 0.0))
         finally:
             run.close()
@@ -198,6 +220,25 @@ class SqlProbe:
             stats.pause()
             log.info("SQL probe: DAG %d paused or ended; clients saw %.2f %% success, p99 %.1f ms, longest write "
                      "gap %.0f ms", stats.dag_id, total["success_pct"], total["p99_ms"], total["longest_write_gap_ms"])
+
+    def _slo(self, dag_id: int) -> tuple[SloParam | None, bool]:
+        """The DAG's SLO bounds, and whether they could be read (else they are read again)."""
+        try:
+            return self.slo_of(dag_id), True
+        except Exception as exc:  # the probe goes on; the guard waits for its bounds
+            log.warning("SLO guard: cannot read the SLO of DAG %d yet (%s); asking again in a second", dag_id, exc)
+            return None, False
+
+    def _guard(self, stats: ProbeStats, slo: SloParam, since: float) -> None:
+        figures = slo_guard.window_figures(stats, time.time(), slo.window_s, since)
+        reason = slo_guard.breach(slo, figures)
+        if reason is None:
+            return
+        try:
+            if self.pause_dag(stats.dag_id, reason):
+                log.warning("SLO guard: DAG %d pausing at its next node boundary: %s", stats.dag_id, reason)
+        except Exception as exc:
+            log.warning("SLO guard: cannot pause DAG %d (%s); the breach: %s", stats.dag_id, exc, reason)
 
     def _save(self, stats: ProbeStats, running: bool) -> None:
         try:

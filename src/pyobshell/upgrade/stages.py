@@ -18,6 +18,11 @@ Shape (reference §6.2; pyobshell has no obshell self-upgrade nodes, see DESIGN)
 * tail: remove the task directory on every agent.
 
 Rolling: ``5 + R·(5 + Z·(5+F)) + 1`` stages; stop-service: ``5 + R·(8+F) + 1``.
+
+Operator gates (:mod:`gates`) add nodes only when asked for: after each rolling zone's start a
+soak node (``soak_s``) and a gate "Wait for approval after <zone>" (``pause_after_zones``), in
+every hop; before the first hop's post script (the point of no return) the gate "Wait for
+approval to finalize" (``hold_before_finalize``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from enum import Enum
 
 from pyobshell.engine.model import AgentInfo
 from pyobshell.errors import ErrorCode, ErrorKind
+from pyobshell.upgrade.gates import FINALIZE_GATE_NAME, SOAK_NAME, ZONE_GATE_NAME, UpgradeGates
 from pyobshell.wire.upgrade import UpgradeMode
 
 LAYOUT_INVALID = ErrorCode("OB.Upgrade.Layout.Invalid", ErrorKind.UNEXPECTED, "Cannot lay out the upgrade: {}")
@@ -61,6 +67,9 @@ class StageKind(Enum):
     POST_SCRIPT = "Execute upgrade post script"
     RESTORE_PARAMETERS = "Restore parameters"
     REMOVE_TASK_DIR = "Remove upgrade check task dir"
+    SOAK = "Soak after"  # "Soak after <zone>"
+    ZONE_GATE = "Wait for approval after"  # "Wait for approval after <zone>"
+    FINALIZE_GATE = FINALIZE_GATE_NAME
 
 
 class FreezeScope(str, Enum):
@@ -93,6 +102,8 @@ class Stage:
     zone: str | None = None
     script: str | None = None
     freeze_scope: FreezeScope | None = None
+    soak_s: float = 0.0
+    point_of_no_return: bool = False
 
 
 def dag_name(mode: UpgradeMode, version: str, release: str) -> str:
@@ -102,7 +113,7 @@ def dag_name(mode: UpgradeMode, version: str, release: str) -> str:
 
 
 def upgrade_stages(hops: int, mode: UpgradeMode, zones: Sequence[ZoneAgents],
-                   freeze_server: bool = False) -> list[Stage]:
+                   freeze_server: bool = False, gates: UpgradeGates | None = None) -> list[Stage]:
     """Every stage of the upgrade DAG for ``hops`` route hops over ``zones`` (rolling order)."""
     if isinstance(hops, bool) or not isinstance(hops, int) or hops < 1:
         raise LAYOUT_INVALID(f"an upgrade needs at least one route hop, got {hops!r}")
@@ -116,8 +127,9 @@ def upgrade_stages(hops: int, mode: UpgradeMode, zones: Sequence[ZoneAgents],
     stages = [_parallel(kind, everyone) for kind in (
         StageKind.CHECK_ENVIRONMENT, StageKind.CREATE_DIR, StageKind.DOWNLOAD_PACKAGES,
         StageKind.CHECK_PACKAGES, StageKind.UNPACK_PACKAGES)]
+    gates = gates or UpgradeGates()
     for hop in range(hops):
-        stages += hop_stages(hop, zones, everyone, freeze_server)
+        stages += hop_stages(hop, zones, everyone, freeze_server, gates)
     stages.append(_parallel(StageKind.REMOVE_TASK_DIR, everyone))
     return stages
 
@@ -137,7 +149,7 @@ def check_dag_name(version: str, release: str) -> str:
 
 
 def _rolling_hop(hop: int, zones: Sequence[ZoneAgents], _everyone: tuple[AgentInfo, ...],
-                 freeze: bool) -> list[Stage]:
+                 freeze: bool, gates: UpgradeGates) -> list[Stage]:
     stages = _hop_opening(hop)
     for zone in zones:
         name = zone.zone
@@ -152,11 +164,16 @@ def _rolling_hop(hop: int, zones: Sequence[ZoneAgents], _everyone: tuple[AgentIn
             _serial(StageKind.ZONE_HEALTH_CHECKER_SCRIPT, hop, zone=name, script=SCRIPT_HEALTH_CHECKER),
             Stage(StageKind.START_ZONE, f"Start {name}", False, hop=hop, zone=name),
         ]
-    return stages + _hop_closing(hop)
+        if gates.soak_s > 0:
+            stages.append(Stage(StageKind.SOAK, SOAK_NAME.format(zone=name), False, hop=hop, zone=name,
+                                soak_s=gates.soak_s))
+        if name in gates.pause_after_zones:
+            stages.append(Stage(StageKind.ZONE_GATE, ZONE_GATE_NAME.format(zone=name), False, hop=hop, zone=name))
+    return stages + _hop_closing(hop, gates)
 
 
 def _stop_service_hop(hop: int, _zones: Sequence[ZoneAgents], everyone: tuple[AgentInfo, ...],
-                      freeze: bool) -> list[Stage]:
+                      freeze: bool, gates: UpgradeGates) -> list[Stage]:
     stages = _hop_opening(hop)
     pre = stages.pop()  # the freeze, when asked for, comes between the checker and the pre script
     if freeze:
@@ -167,7 +184,7 @@ def _stop_service_hop(hop: int, _zones: Sequence[ZoneAgents], everyone: tuple[Ag
         Stage(StageKind.REINSTALL_OBSERVER, StageKind.REINSTALL_OBSERVER.value, True, everyone, hop),
         _serial(StageKind.HEALTH_CHECKER_SCRIPT, hop, script=SCRIPT_HEALTH_CHECKER),
     ]
-    return stages + _hop_closing(hop)
+    return stages + _hop_closing(hop, gates)
 
 
 def _hop_opening(hop: int) -> list[Stage]:
@@ -178,8 +195,13 @@ def _hop_opening(hop: int) -> list[Stage]:
     ]
 
 
-def _hop_closing(hop: int) -> list[Stage]:
-    return [_serial(StageKind.POST_SCRIPT, hop, script=SCRIPT_POST), _serial(StageKind.RESTORE_PARAMETERS, hop)]
+def _hop_closing(hop: int, gates: UpgradeGates) -> list[Stage]:
+    """Post script and restore. The first hop's post script is the point of no return (END
+    ROLLING UPGRADE raises ``min_observer_version``, the upgrade jobs raise data versions)."""
+    post = Stage(StageKind.POST_SCRIPT, StageKind.POST_SCRIPT.value, False, hop=hop, script=SCRIPT_POST,
+                 point_of_no_return=hop == 0)
+    hold = [_serial(StageKind.FINALIZE_GATE, hop)] if gates.hold_before_finalize and hop == 0 else []
+    return hold + [post, _serial(StageKind.RESTORE_PARAMETERS, hop)]
 
 
 def _serial(kind: StageKind, hop: int, *, zone: str | None = None, script: str | None = None) -> Stage:

@@ -12,7 +12,7 @@ from enum import Enum
 from pathlib import PurePosixPath
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from pyobshell.versions import Release, Version
 from pyobshell.wire.agent import AgentInfo
@@ -96,12 +96,41 @@ class UpgradeCheckParam(BaseModel):
         default="", description="absolute path; empty or null: <ob home>/upgrade on every host")
 
 
+MAX_SOAK_S = 7 * 24 * 3600.0
+SLO_MAX_WINDOW_S = 120.0  # the probe keeps its last 120 seconds
+
+
+class SloParam(BaseModel):
+    """pyobshell's SLO guard: when the SQL probe's figures over the last ``window_s`` seconds
+    breach a bound, the upgrade DAG pauses at its next node boundary."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_error_rate: float | None = Field(default=None, ge=0, le=1,
+                                         description="failed share of probe statements, 0..1 (0.01: 1 %)")
+    max_p99_ms: float | None = Field(default=None, gt=0, le=600_000, description="p99 latency bound in ms")
+    window_s: float = Field(default=30.0, ge=1, le=SLO_MAX_WINDOW_S, description="seconds the figures cover")
+
+    @model_validator(mode="after")
+    def _bounds_something(self) -> "SloParam":
+        if self.max_error_rate is None and self.max_p99_ms is None:
+            raise ValueError("give max_error_rate, max_p99_ms or both")
+        return self
+
+
 class ObUpgradeParam(UpgradeCheckParam):
-    """The body of ``POST /api/v1/ob/upgrade`` and ``/plan`` (obshell's ``ObUpgradeParam``)."""
+    """The body of ``POST /api/v1/ob/upgrade`` and ``/plan`` (obshell's ``ObUpgradeParam``),
+    with pyobshell's optional operator gates (obshell's clients never send them)."""
 
     mode: Annotated[str, NullText, AfterValidator(_mode)] = Field(description="ROLLING or STOPSERVICE (any case)")
     freeze_server: Annotated[bool, _null_is(False)] = Field(
         default=False, description="minor freeze before each observer is stopped")
+    pause_after_zones: Annotated[list[str], _null_is([])] = Field(
+        default_factory=list, description="zones after whose restart the DAG waits for RESUME (canary)")
+    soak_s: Annotated[float, _null_is(0.0)] = Field(
+        default=0.0, ge=0, le=MAX_SOAK_S, description="after every zone, wait this long with the probe watching")
+    hold_before_finalize: Annotated[bool, _null_is(False)] = Field(
+        default=False, description="wait for RESUME before the post script (the point of no return)")
+    slo: SloParam | None = Field(default=None, description="pause when the SQL probe breaches these bounds")
 
 
 # -- the plan ----------------------------------------------------------------------------------
@@ -131,6 +160,8 @@ class PlannedStage(BaseModel):
     agents: list[AgentInfo] = Field(description="executing agents of a parallel stage; none: the maintainer")
     hop: int | None = None
     zone: str | None = None
+    point_of_no_return: bool = Field(
+        default=False, description="the first stage after which the cluster cannot go back to the old build")
 
 
 class UpgradePlan(BaseModel):
@@ -146,3 +177,7 @@ class UpgradePlan(BaseModel):
     ready: bool = Field(description="every package of every hop is stored")
     max_stage: int
     stages: list[PlannedStage]
+    pause_after_zones: list[str] = Field(default_factory=list)
+    soak_s: float = 0.0
+    hold_before_finalize: bool = False
+    slo: SloParam | None = None

@@ -54,3 +54,25 @@ def test_modes_parse_in_any_case_and_name_the_dag():
     with pytest.raises(ValueError, match="ROLLING or STOPSERVICE"):
         UpgradeMode.parse("fast")
     assert dag_name(UpgradeMode.ROLLING, "4.2.1.1", "1.el7") == "OB rolling upgrade 4.2.1.1-1.el7"
+
+
+def test_gate_and_soak_stages_become_gate_and_soak_nodes():
+    from pyobshell.engine.model import APPROVAL_GATE_KEY
+    from pyobshell.upgrade.dag import upgrade_template
+    from pyobshell.upgrade.gates import UpgradeGates
+
+    gates = UpgradeGates(pause_after_zones=("zone2",), soak_s=7.5, hold_before_finalize=True)
+    stages = upgrade_stages(2, UpgradeMode.ROLLING, zones(3), gates=gates)
+    assert len(stages) == 5 + 2 * (5 + 3 * 6 + 1) + 1 + 1  # a soak per zone and a zone gate per hop, one hold
+    template = upgrade_template(stages, UpgradeMode.ROLLING, "4.2.1.1", "1.el7")
+    by_name: dict[str, list] = {}
+    for node in template.nodes:
+        by_name.setdefault(node.name, []).append(node)
+    (hold,) = by_name["Wait for approval to finalize"]
+    assert "point of no return" in hold.context.get_param(APPROVAL_GATE_KEY)
+    gate_zones = [n.context.get_param("zone") for n in by_name["Wait for approval after zone2"]]
+    assert gate_zones == ["zone2", "zone2"]
+    soak = by_name["Soak after zone1"][0]
+    assert (soak.context.get_param("soakSeconds"), soak.context.has_param(APPROVAL_GATE_KEY)) == (7.5, False)
+    posts = [s for s in stages if s.kind is StageKind.POST_SCRIPT]
+    assert [s.point_of_no_return for s in posts] == [True, False]

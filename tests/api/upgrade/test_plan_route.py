@@ -182,3 +182,68 @@ def test_the_upgrade_and_check_bodies_are_obshells():
     upgrade = ObUpgradeParam.model_validate({"version": "4.2.1.1", "release": packages.RELEASE, "mode": "rolling",
                                              "upgradeDir": None, "freeze_server": None})
     assert (upgrade.upgradeDir, upgrade.freeze_server, upgrade.mode) == ("", False, "ROLLING")
+
+
+# -- operator gates (pyobshell's own, all optional) -----------------------------------------------
+
+def test_gates_add_their_nodes_only_when_asked_for(agent, uploaded):
+    plain = plan(agent)
+    assert plain["max_stage"] == 26 and (plain["pause_after_zones"], plain["soak_s"]) == ([], 0.0)
+    assert [s["name"] for s in plain["stages"] if s["point_of_no_return"]] == ["Execute upgrade post script"]
+    gated = plan(agent, pause_after_zones=["zone1"], soak_s=5, hold_before_finalize=True)
+    names = [s["name"] for s in gated["stages"]]
+    assert gated["max_stage"] == 26 + 3 + 1 + 1 and len(names) == gated["max_stage"]
+    start1 = names.index("Start zone1")
+    assert names[start1 + 1:start1 + 4] == ["Soak after zone1", "Wait for approval after zone1",
+                                            "Execute upgrade health checker script"]
+    assert [n for n in names if n.startswith("Soak after")] == ["Soak after zone1", "Soak after zone2", "Soak after zone3"]
+    post = names.index("Execute upgrade post script")
+    assert names[post - 2:post] == ["Soak after zone3", "Wait for approval to finalize"]
+    assert names[post - 1] == "Wait for approval to finalize" and gated["stages"][post]["point_of_no_return"]
+    assert (gated["pause_after_zones"], gated["soak_s"], gated["hold_before_finalize"]) == (["zone1"], 5.0, True)
+
+
+def test_an_slo_is_echoed_by_the_plan_and_adds_no_node(agent, uploaded):
+    result = plan(agent, slo={"max_p99_ms": 500, "max_error_rate": 0.01})
+    assert result["max_stage"] == 26
+    assert result["slo"] == {"max_error_rate": 0.01, "max_p99_ms": 500.0, "window_s": 30.0}
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"soak_s": -1}, "soak_s"),
+    ({"soak_s": "long"}, "soak_s"),
+    ({"pause_after_zones": "zone1"}, "pause_after_zones"),
+    ({"hold_before_finalize": "maybe"}, "hold_before_finalize"),
+    ({"slo": {"max_error_rate": 1.5}}, "slo.max_error_rate"),
+    ({"slo": {"max_p99_ms": -3}}, "slo.max_p99_ms"),
+    ({"slo": {"max_p99_ms": 500, "window_s": 1000}}, "slo.window_s"),
+    ({"slo": {"window_s": 10}}, "slo"),
+    ({"slo": {"max_p99": 10}}, "slo.max_p99"),
+])
+def test_bad_gates_name_the_field(agent, payload, field):
+    error = refused(agent, {**body(), **payload})
+    assert error.err_code == "Common.BindJsonFailed", error
+    assert [sub["field"] for sub in error.sub_errors] == [field]
+
+
+def test_a_gate_on_an_unknown_zone_is_refused_naming_it(agent, uploaded):
+    error = refused(agent, body(pause_after_zones=["zone1", "zone9"]))
+    assert error.err_code == "OB.Upgrade.Gate.UnknownZone"
+    assert "pause_after_zones" in error.message and "'zone9'" in error.message and "zone3" in error.message
+
+
+def test_zone_gates_need_a_rolling_upgrade(agent, uploaded):
+    error = refused(agent, body(mode="STOPSERVICE", pause_after_zones=["zone1"]))
+    assert error.err_code == "OB.Upgrade.Gate.NeedsRolling" and "pause_after_zones" in error.message
+    assert "soak_s" in refused(agent, body(mode="STOPSERVICE", soak_s=3)).message
+    held = plan(agent, mode="STOPSERVICE", hold_before_finalize=True)
+    names = [s["name"] for s in held["stages"]]
+    assert held["max_stage"] == 15 and names[names.index("Execute upgrade post script") - 1] == "Wait for approval to finalize"
+
+
+@pytest.mark.parametrize(("payload", "field"), [({"soak_s": -1}, "soak_s"), ({"slo": {"max_error_rate": 2}}, "slo.max_error_rate")])
+def test_the_upgrade_itself_refuses_bad_gates_before_anything_runs(agent, payload, field):
+    with pytest.raises(ObshellApiError) as caught:
+        agent.request("POST", "/api/v1/ob/upgrade", {**body(), **payload})
+    assert (caught.value.status, caught.value.err_code) == (400, "Common.BindJsonFailed")
+    assert [sub["field"] for sub in caught.value.sub_errors] == [field]

@@ -37,7 +37,7 @@ class DagOperator(BaseModel):
     """``POST /dag/{id}``: obshell sends the DAG DTO fields too; only ``operator`` matters."""
 
     model_config = ConfigDict(extra="ignore")
-    operator: str = Field(min_length=1, description="RETRY, ROLLBACK, CANCEL or PASS (any case)")
+    operator: str = Field(min_length=1, description="RETRY, ROLLBACK, CANCEL, PASS, PAUSE or RESUME (any case)")
 
 
 class NodeOperator(BaseModel):
@@ -113,7 +113,7 @@ def get_dag(gid: str, owner: OwnerDep, show_details: ShowDetails = True) -> DagD
     return owner.get_dag(gid, show_details)
 
 
-@router.post("/dag/{gid}", summary="Apply RETRY, ROLLBACK, CANCEL or PASS to a DAG")
+@router.post("/dag/{gid}", summary="Apply RETRY, ROLLBACK, CANCEL, PASS, PAUSE or RESUME to a DAG")
 def operate_dag(gid: str, body: DagOperator, owner: OwnerDep) -> None:
     owner.operate_dag(gid, body.operator)
 

@@ -8,6 +8,7 @@ build nodes with the params a task needs.
 
 from pyobshell.upgrade.tasks.check_packages import CheckPackagesTask
 from pyobshell.upgrade.tasks.download_packages import DownloadPackagesTask
+from pyobshell.upgrade.tasks.gates import ApprovalGateTask, SoakTask, approval_gate_node, soak_node
 from pyobshell.upgrade.tasks.minor_freeze import MinorFreezeTask, minor_freeze_node
 from pyobshell.upgrade.tasks.parameters import BackupParametersTask, RestoreParametersTask
 from pyobshell.upgrade.tasks.python_env import CheckPythonEnvTask
@@ -30,7 +31,8 @@ HEADER_TASKS = (CheckPythonEnvTask, CreateUpgradeDirTask, DownloadPackagesTask, 
                 UnpackPackagesTask)
 
 __all__ = [
-    "CHECKER", "HEADER_TASKS", "HEALTH_CHECKER", "POST", "PRE", "BackupParametersTask", "CheckPackagesTask",
+    "CHECKER", "HEADER_TASKS", "HEALTH_CHECKER", "POST", "PRE", "ApprovalGateTask", "BackupParametersTask",
+    "CheckPackagesTask", "SoakTask", "approval_gate_node", "soak_node",
     "CheckPythonEnvTask", "CreateUpgradeDirTask", "DownloadPackagesTask", "ExecPreScriptTask", "ExecScriptTask",
     "MinorFreezeTask",
     "ReinstallAndRestartObserverTask", "RemoveUpgradeCheckDirTask", "RestoreParametersTask", "StartZoneTask",

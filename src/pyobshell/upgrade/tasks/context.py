@@ -26,11 +26,13 @@ RELEASE_DISTRIBUTION = "releaseDistribution"
 UPGRADE_ROUTE = "upgradeRoute"
 ROLLING = "ROLLING"
 OB_TYPE = "obType"
+SLO = "slo"  # pyobshell: the SLO guard's bounds (SloParam as a dict), only when asked for
 # node params
 SCRIPT_FILE = "scriptFile"
 ROUTE_INDEX = "upgradeRouteIndex"
 ZONE = "zone"
 SCOPE = "scope"
+SOAK_S = "soakSeconds"
 # produced at run time
 OB_PARAMETERS = "obParameters"
 LOCAL_UPGRADE_DIR = "upgradeDir"
