@@ -87,9 +87,26 @@ def test_stored_password_is_used_when_none_is_given(observer: FakeObserver, cloc
 
 
 def test_a_sealed_file_from_another_key_is_a_clear_error(tmp_path: Path, store: SealedSecretFile) -> None:
+    # PKCS#1 v1.5 with a wrong key may "decrypt" to random bytes (implicit rejection): the file
+    # names its key, so the refusal never depends on luck. Two keys, many tries.
     store.save("pw")
+    for other in (AgentKeyPair.generate(), AgentKeyPair.generate()):
+        for _ in range(20):
+            with pytest.raises(ObshellError) as info:
+                SealedSecretFile(store.path, other).load()
+            assert info.value.code == "Security.SealedSecret.Failed"
+
+
+def test_a_sealed_file_of_one_line_written_before_is_still_read(store: SealedSecretFile) -> None:
+    store.save("old-pw")
+    store.path.write_text(store.path.read_text().splitlines()[0] + "\n")
+    assert store.load() == "old-pw"
+
+
+def test_an_empty_sealed_file_is_a_clear_error(store: SealedSecretFile) -> None:
+    store.path.write_text("")
     with pytest.raises(ObshellError) as info:
-        SealedSecretFile(store.path, AgentKeyPair.generate()).load()
+        store.load()
     assert info.value.code == "Security.SealedSecret.Failed"
 
 
