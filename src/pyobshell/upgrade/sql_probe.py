@@ -197,7 +197,10 @@ class SqlProbe:
         log.info("SQL probe: upgrade DAG %d runs; probing every ACTIVE zone every %.2f s", watched.dag_id, ROUND_S)
         saved_at = 0.0
         slo, slo_known = self._slo(watched.dag_id)
-        since = time.time() if watched.paused else 0.0
+        # Only what clients see after the DAG last ran again is held against it: ``since`` moves
+        # when a pause is found over (a statement begun during the pause, under the fault that
+        # caused it, must not pause the DAG again right after its RESUME).
+        since, paused_seen = 0.0, watched.paused
         try:
             while not self._stop.is_set() and watched.running and watched.dag_id == stats.dag_id:
                 started = time.monotonic()
@@ -209,9 +212,11 @@ class SqlProbe:
                     if not slo_known:  # the store did not answer: ask again rather than not guard
                         slo, slo_known = self._slo(stats.dag_id)
                     if watched.paused:
-                        since = time.time()  # what was seen before a RESUME is not held against the DAG
+                        paused_seen = True
+                    elif paused_seen:
+                        since, paused_seen = time.time(), False
                     elif slo is not None:
-                        self._guard(stats, slo, since)
+                        paused_seen = self._guard(stats, slo, since)
                 self._stop.wait(max(ROUND_S - (time.monotonic() - started), 0.0))
         finally:
             run.close()
@@ -229,16 +234,19 @@ class SqlProbe:
             log.warning("SLO guard: cannot read the SLO of DAG %d yet (%s); asking again in a second", dag_id, exc)
             return None, False
 
-    def _guard(self, stats: ProbeStats, slo: SloParam, since: float) -> None:
+    def _guard(self, stats: ProbeStats, slo: SloParam, since: float) -> bool:
+        """Pause the DAG on a breach; whether it is paused now (by this call or before it)."""
         figures = slo_guard.window_figures(stats, time.time(), slo.window_s, since)
         reason = slo_guard.breach(slo, figures)
         if reason is None:
-            return
+            return False
         try:
             if self.pause_dag(stats.dag_id, reason):
                 log.warning("SLO guard: DAG %d pausing at its next node boundary: %s", stats.dag_id, reason)
+            return True
         except Exception as exc:
             log.warning("SLO guard: cannot pause DAG %d (%s); the breach: %s", stats.dag_id, exc, reason)
+            return False
 
     def _save(self, stats: ProbeStats, running: bool) -> None:
         try:

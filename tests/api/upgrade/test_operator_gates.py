@@ -206,15 +206,7 @@ def test_an_slo_breach_pauses_the_upgrade_until_resume(rig: Rig) -> None:
         clear_fault(rig.directory)
     operate(rig, rig.agents[1], gid, "RESUME")  # what was seen before the RESUME is not held against it
     done = wait_state(rig, gid, ("SUCCEED", "FAILED", "PAUSED"))
-    # With the fault gone, a pause can only come from this machine itself being slower than the
-    # bound (a full test run on two cores); it is a real breach of what the probe saw, so it is
-    # answered as an operator would, with another RESUME, a bounded number of times.
-    again = []
-    while done["state"] == "PAUSED" and len(again) < 3:
-        again.append(done["additional_data"]["pause"]["reason"])
-        assert again[-1].startswith("SLO breach: "), again[-1]
-        operate(rig, rig.agents[1], gid, "RESUME")
-        done = wait_state(rig, gid, ("SUCCEED", "FAILED", "PAUSED"))
-    print("paused again after the fault was cleared:", again)
-    assert done["state"] == "SUCCEED", (outline(done), again)
+    # Statements begun during the pause, under the fault, end after the RESUME: they once paused
+    # the DAG again at once. Only what clients see after the RESUME counts.
+    assert done["state"] == "SUCCEED", (outline(done), (done["additional_data"] or {}).get("pause"))
     assert cluster_versions(rig.document["observers"][0], PASSWORD) == ({"4.2.1.3"}, {"4.2.1.3"})
