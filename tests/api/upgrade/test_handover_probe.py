@@ -104,7 +104,9 @@ def test_rolling_upgrade_kills_no_leader_and_clients_see_no_error(healthy: dict)
     assert report["total"]["success_pct"] == 100.0
     assert {zone["zone"] for zone in report["zones"]} == {"zone1", "zone2", "zone3"}
     stages = {stage["name"] for stage in report["stages"]}
-    assert len(stages) >= 5 and any(name.startswith("Stop zone") for name in stages), stages
+    # The probe learns the stage once a second: a Stop zone of half a second may pass unseen,
+    # the restarts of a zone (seconds) never do.
+    assert len(stages) >= 5 and any(name.startswith(("Stop zone", "Reinstall")) for name in stages), stages
     for at_us in probe_sample_times_us(report):  # at every probed second, every leader was alive
         dead = {k.server for k in kills if k.at_us <= at_us} - {
             e.server for e in events if e.kind == "start" and e.at_us <= at_us and
