@@ -37,8 +37,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory):
 
 
 def open_connection(agent: dict) -> socket.socket:
-    sock = socket.create_connection((agent["ip"], agent["port"]), timeout=30)
-    return sock
+    return socket.create_connection((agent["ip"], agent["port"]), timeout=30)
 
 
 def read_until_closed(sock: socket.socket) -> tuple[bytes, float]:
@@ -62,9 +61,11 @@ def read_one_answer(sock: socket.socket) -> bytes:
 
 
 def signed(agent: dict, method: str, target: str, body: bytes | None, extra: dict[str, str]) -> tuple[bytes, bytes]:
-    """The request head as an obshell client signs it, and the body encrypted under its keys."""
+    """The request head as an obshell client signs it, and the body encrypted under its keys
+    (its true length is the Content-Length unless ``extra`` announces another)."""
     built = RequestBuilder(agent["public_key"], ClientStyle.SDK_V2).build(target, body, password=PASSWORD)
-    headers = {"Host": f"{agent['ip']}:{agent['port']}", **built.headers, **extra}
+    length = {"Content-Length": str(len(built.body))} if body is not None else {}
+    headers = {"Host": f"{agent['ip']}:{agent['port']}", **built.headers, **length, **extra}
     lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
     return "\r\n".join(lines).encode("latin-1"), built.body
 
@@ -160,9 +161,7 @@ def test_a_client_that_keeps_sending_is_not_cut_off(agent: dict) -> None:
     """The body deadline is between pieces, not for the whole body: a slow, steady client
     (a piece every half deadline, three deadlines long) gets its answer."""
     body = json.dumps({"version": "4.2.1.1", "release": "101000062023110109.el7", "upgradeDir": None}).encode()
-    encrypted = signed(agent, "POST", "/api/v1/ob/upgrade/check", body, {})[1]
-    head, encrypted = signed(agent, "POST", "/api/v1/ob/upgrade/check", body, {
-        "Content-Type": "application/json", "Content-Length": str(len(encrypted))})
+    head, encrypted = signed(agent, "POST", "/api/v1/ob/upgrade/check", body, {"Content-Type": "application/json"})
     step = max(1, len(encrypted) // 6)
     with open_connection(agent) as sock:
         sock.sendall(head)
