@@ -108,6 +108,9 @@ DAG_PAUSE_ALREADY_PAUSED = _code("Task.Dag.Operator.PauseAlreadyPaused", B,
                                  "Failed to pause DAG: DAG {} is already paused ({})")
 DAG_RESUME_NOT_PAUSED = _code("Task.Dag.Operator.ResumeNotPausedDag", B,
                               "Failed to resume DAG: DAG {} is not paused (it is {})")
+DAG_BEING_CREATED = _code("Task.Dag.Operator.DagBeingCreated", ErrorKind.CONFLICT,
+                          "Failed to operate DAG: DAG {} is being created (its start is still checking the "
+                          "cluster); try again in a moment")
 NODE_OPERATOR_NOT_SUPPORT = _code("Task.Node.Operator.NotSupport", B, "Failed to operate node: operator {} not supported")
 NODE_PASS_NOT_FAILED_DAG = _code("Task.Node.Operator.PassNotFailedDag", B, "Failed to pass node: DAG {} is not failed")
 NODE_PASS_NOT_FAILED_NODE = _code("Task.Node.Operator.PassNotFailedNode", B, "Failed to pass node: node {} is not failed")

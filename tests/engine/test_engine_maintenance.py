@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import anyio
 import pytest
 from tests.engine.engine_helpers import StoreTarget
 from tests.engine.engine_helpers import SCRIPT, Blocking, Step, running_engine, wait_dag, wait_for
 
 from pyobshell.engine import Maintainer, Task, TaskContext, TaskEngine, TemplateBuilder
+from pyobshell.engine import creation
 from pyobshell.engine.schema import StoreKind
 from pyobshell.errors import ObshellError
 
@@ -108,3 +112,55 @@ def test_maintainers_combine_like_obshell() -> None:
     assert none.combine(t1) == t1 and t1.combine(none) == t1
     assert t1.combine(t1) == t1
     assert t1.combine(t2) == glob and t1.combine(proxy) == glob and glob.combine(t1) == glob
+
+
+# -- reservations: the lock taken while a start still checks the cluster -------------------------
+async def test_a_reservation_holds_the_lock_and_is_filled_in_by_the_dag(store_target: StoreTarget) -> None:
+    async with running_engine(store_target.url, store_target.kind) as engine:
+        reserved = engine.service.reserve_dag("first", Maintainer.global_())
+        (listed,) = engine.service.list_dags()
+        gid = listed.id
+        assert engine.service.is_under_maintenance()
+        pending = engine.service.get_dag(gid)
+        assert (pending.name, pending.state, pending.nodes) == ("first", "PENDING", [])
+        assert engine.service.get_maintenance_dag().id == gid
+        _assert_busy(engine, "first (id ")
+        with pytest.raises(ObshellError) as caught:  # another reservation is refused the same way
+            engine.service.reserve_dag("second", Maintainer.global_())
+        assert caught.value.code in ("OB.Cluster.UnderMaintenanceWithDag", "Agent.UnderMaintenance")
+        with pytest.raises(ObshellError) as caught:  # no operator applies to a DAG still being created
+            engine.service.operate_dag(gid, "cancel")
+        assert caught.value.code == "Task.Dag.Operator.DagBeingCreated" and caught.value.status == 409
+        await anyio.sleep(0.3)  # the scheduler passes over it: still PENDING, nothing ran
+        assert engine.service.get_dag(gid).state == "PENDING"
+
+        created = engine.service.create_dag(_maintenance("first", Step(name="s")).build(), reserved=reserved)
+        assert created.id == gid
+        assert (await wait_dag(engine, gid)).state == "SUCCEED"
+        assert not engine.service.is_under_maintenance()
+        assert [d.id for d in engine.service.list_dags()] == [gid]
+
+
+async def test_a_dropped_reservation_leaves_nothing(store_target: StoreTarget) -> None:
+    async with running_engine(store_target.url, store_target.kind) as engine:
+        reserved = engine.service.reserve_dag("refused start", Maintainer.global_())
+        engine.service.drop_reservation(reserved)
+        assert not engine.service.is_under_maintenance()
+        assert engine.service.list_dags() == []
+        with pytest.raises(ObshellError) as caught:  # a start whose reservation is gone cannot create it
+            engine.service.create_dag(_maintenance("late", Step(name="s")).build(), reserved=reserved)
+        assert caught.value.code == "Task.Expired"
+        assert engine.service.list_dags() == []
+        engine.service.create_dag(_maintenance("next", Step(name="s")).build())  # the lock is free
+
+
+async def test_an_expired_reservation_is_dropped_by_the_next_start(store_target: StoreTarget,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_engine(store_target.url, store_target.kind) as engine:
+        engine.service.reserve_dag("starter that died", Maintainer.global_())
+        _assert_busy(engine, "starter that died")  # within its lease it holds the lock
+        monkeypatch.setattr(creation, "RESERVATION_LEASE", timedelta(seconds=-1))
+        reserved = engine.service.reserve_dag("next start", Maintainer.global_())
+        assert [d.name for d in engine.service.list_dags()] == ["next start"]
+        engine.service.drop_reservation(reserved)
+        assert not engine.service.is_under_maintenance()

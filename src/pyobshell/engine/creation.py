@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, delete, insert, select, update
 
 from pyobshell.engine import codes, maintenance
 from pyobshell.engine.context import TaskContext
-from pyobshell.engine.model import AgentInfo, NodeType, Operator, State
+from pyobshell.engine.model import AgentInfo, Maintainer, MaintenanceType, NodeType, Operator, State
 from pyobshell.engine.rows import DagRow, utcnow
 from pyobshell.engine.schema import StoreKind
 from pyobshell.engine.store import TaskStore
 from pyobshell.engine.task import TaskRegistry
 from pyobshell.engine.template import Node, Template
-from pyobshell.errors import TASK_CREATE_FAILED, ObshellError
+from pyobshell.errors import TASK_CREATE_FAILED, TASK_EXPIRED, ObshellError
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ def _plan(template: Template, dag_context: TaskContext, creator: AgentInfo,
 
 
 def create_dag(store: TaskStore, template: Template, context: TaskContext | None,
-               registry: TaskRegistry) -> DagRow:
-    """Insert the DAG (READY/RUN, stage 1), its nodes and sub-tasks, taking its lock.
+               registry: TaskRegistry, *, reserved: int | None = None) -> DagRow:
+    """Insert the DAG (READY/RUN, stage 1), its nodes and sub-tasks, taking its lock; with
+    ``reserved``, fill in that reservation (:func:`reserve_dag`), whose lock is already held.
 
     Errors keep their own code (the maintenance errors stay recognisable) but the message says
     which task could not be created, as obshell's ``WrapRetain`` does.
@@ -60,8 +62,13 @@ def create_dag(store: TaskStore, template: Template, context: TaskContext | None
     try:
         planned = _plan(template, dag_context, store.owner, registry)
         def insert(conn: Connection) -> DagRow:
-            dag_id = _insert_rows(store, conn, template, dag_context, planned)
-            maintenance.acquire(conn, store.tables, template.maintainer, dag_id, store.owner)
+            if reserved is not None:
+                dag_id = _fill_reservation(store, conn, reserved, template, dag_context)
+            else:
+                dag_id = _insert_dag_row(store, conn, template.name, template.type, template.maintainer,
+                                         dag_context, State.READY, len(planned))
+                maintenance.acquire(conn, store.tables, template.maintainer, dag_id, store.owner)
+            _insert_nodes(store, conn, dag_id, planned)
             return store.get_dag(conn, dag_id)
 
         dag = store.write(insert, f"creation of DAG {template.name!r}")
@@ -76,18 +83,102 @@ def create_dag(store: TaskStore, template: Template, context: TaskContext | None
     return dag
 
 
-def _insert_rows(store: TaskStore, conn: Connection, template: Template, dag_context: TaskContext,
-                 planned: list[_PlannedNode]) -> int:
-    tables, now = store.tables, utcnow()
+# -- reservations ---------------------------------------------------------------------------
+# A start that must check the cluster for seconds before it knows its DAG takes the lock first,
+# with a DAG row that has no nodes yet (PENDING, max_stage 0: the scheduler leaves it alone):
+# every other start is refused at once, naming it. The checks then fill it in or give it back;
+# a starter that dies meanwhile leaves a reservation that the next start drops after the lease.
+RESERVATION_LEASE = timedelta(seconds=120)
+RESERVED_BY_KEY = "reserved_by"
+
+
+def reserve_dag(store: TaskStore, name: str, maintainer: Maintainer, dag_type: str = "") -> DagRow:
+    """Take ``maintainer``'s lock now, for a DAG named ``name`` created later by
+    :func:`create_dag` (``reserved=``) or given back by :func:`drop_reservation`."""
+    if maintainer.type == MaintenanceType.TENANT_MAINTENANCE:  # a tenant lock records its DAG's id
+        raise codes.TASK_TEMPLATE_INVALID("a tenant maintenance DAG cannot be reserved")
+    context = TaskContext(params={RESERVED_BY_KEY: str(store.owner)})
+
+    def reserve(conn: Connection) -> DagRow:
+        # The lock first: a start that loses is told so by its first statement, and on a store
+        # that serializes writers (the simulator's) it holds them up for one statement only.
+        maintenance.lock_status(conn, store.tables)
+        try:
+            maintenance.acquire(conn, store.tables, maintainer, 0, store.owner)
+        except ObshellError:
+            if not _drop_expired_reservations(conn, store):
+                raise
+            maintenance.acquire(conn, store.tables, maintainer, 0, store.owner)
+        dag_id = _insert_dag_row(store, conn, name, dag_type, maintainer, context, State.PENDING, 0)
+        return store.get_dag(conn, dag_id)
+
+    try:
+        dag = store.write(reserve, f"reservation of DAG {name!r}")
+    except ObshellError as exc:
+        raise exc.wrap(f"Create task '{name}' failed") from exc
+    log.info("reserved DAG %d %r while its start is checked", dag.id, name, extra={"task_id": dag.id})
+    return dag
+
+
+def drop_reservation(store: TaskStore, dag_id: int) -> None:
+    """Give a reservation back (its start was refused); a DAG already filled in stays."""
+    def drop(conn: Connection) -> None:
+        dag = store.get_dag(conn, dag_id, lock=True)
+        if dag.is_reservation:
+            _delete_reservation(conn, store, dag)
+
+    store.write(drop, f"release of reserved DAG {dag_id}")
+    log.info("reserved DAG %d given back", dag_id, extra={"task_id": dag_id})
+
+
+def _fill_reservation(store: TaskStore, conn: Connection, dag_id: int, template: Template,
+                      dag_context: TaskContext) -> int:
+    d = store.tables.dag
+    planned_stages = len(template.nodes)
+    changed = conn.execute(update(d).where(d.c.id == dag_id, d.c.state == int(State.PENDING), d.c.max_stage == 0)
+                           .values(name=template.name, type=template.type, max_stage=planned_stages, state=int(State.READY),
+                                   context=dag_context.to_base64_json(), gmt_modify=utcnow())).rowcount
+    if changed != 1:
+        raise TASK_EXPIRED(f"the reservation of DAG {dag_id} is gone (held longer than "
+                           f"{int(RESERVATION_LEASE.total_seconds())} s?); start again")
+    return dag_id
+
+
+def _drop_expired_reservations(conn: Connection, store: TaskStore) -> bool:
+    """Drop the reservations older than the lease; True when there was one."""
+    d = store.tables.dag
+    expired = conn.execute(select(d).where(d.c.state == int(State.PENDING), d.c.max_stage == 0,
+                                           d.c.gmt_create < utcnow() - RESERVATION_LEASE).with_for_update()).all()
+    for row in expired:
+        dag = DagRow.from_mapping(row._mapping)
+        log.warning("dropping DAG %d %r: reserved by %s more than %d s ago and never created (its agent "
+                    "stopped during the start's checks?)", dag.id, dag.name, dag.context.get_param(RESERVED_BY_KEY),
+                    int(RESERVATION_LEASE.total_seconds()), extra={"task_id": dag.id})
+        _delete_reservation(conn, store, dag)
+    return bool(expired)
+
+
+def _delete_reservation(conn: Connection, store: TaskStore, dag: DagRow) -> None:
+    d = store.tables.dag
+    conn.execute(delete(d).where(d.c.id == dag.id, d.c.state == int(State.PENDING), d.c.max_stage == 0))
+    maintenance.release(conn, store.tables, dag.maintainer)
+
+
+def _insert_dag_row(store: TaskStore, conn: Connection, name: str, dag_type: str, maintainer: Maintainer,
+                    dag_context: TaskContext, state: State, max_stage: int) -> int:
+    now = utcnow()
     dag_values: dict[str, object] = dict(
-        name=template.name, type=template.type, stage=1, max_stage=len(planned), state=int(State.READY),
-        operator=int(Operator.RUN), is_maintenance=template.maintainer.is_maintenance, is_finished=False,
+        name=name, type=dag_type, stage=1, max_stage=max_stage, state=int(state),
+        operator=int(Operator.RUN), is_maintenance=maintainer.is_maintenance, is_finished=False,
         context=dag_context.to_base64_json(), gmt_create=now, gmt_modify=now,
     )
     if store.kind == StoreKind.CLUSTER:
-        dag_values.update(maintenance_type=int(template.maintainer.type),
-                          maintenance_key=template.maintainer.key)
-    dag_id = int(conn.execute(insert(tables.dag).values(**dag_values)).inserted_primary_key[0])
+        dag_values.update(maintenance_type=int(maintainer.type), maintenance_key=maintainer.key)
+    return int(conn.execute(insert(store.tables.dag).values(**dag_values)).inserted_primary_key[0])
+
+
+def _insert_nodes(store: TaskStore, conn: Connection, dag_id: int, planned: list[_PlannedNode]) -> None:
+    tables, now = store.tables, utcnow()
     for stage, plan in enumerate(planned, start=1):
         encoded = plan.context.to_base64_json()
         node_id = int(conn.execute(insert(tables.node).values(
@@ -104,4 +195,3 @@ def _insert_rows(store: TaskStore, conn: Connection, template: Template, dag_con
             can_pass=task_type.can_pass, can_retry=task_type.can_retry, can_rollback=task_type.can_rollback,
             context=encoded, state=int(State.PENDING), operator=int(Operator.RUN), gmt_create=now, gmt_modify=now,
         ) for agent in plan.agents])
-    return dag_id

@@ -68,6 +68,19 @@ def refuse_if_held(conn: Connection, tables: TaskTables) -> None:
         _raise_cluster_busy(conn, tables, 0)
 
 
+def lock_status(conn: Connection, tables: TaskTables) -> None:
+    """Lock the status rows (SELECT … FOR UPDATE) before deciding on them: a transaction whose
+    first statement is a plain read may have to be given up when it then writes (a store that
+    serializes writers cannot promote it), so a lock-first transaction asks for the lock first."""
+    if tables.ocs_info is not None:
+        info = tables.ocs_info
+        conn.execute(select(info.c.value).where(info.c.name.in_(list(_LOCAL_STATUS_ROW.values()))).with_for_update())
+    else:
+        cs = tables.cluster_status
+        assert cs is not None
+        conn.execute(select(cs.c.status).where(cs.c.id == _CLUSTER_STATUS_ID).with_for_update())
+
+
 def _local_acquire(conn: Connection, tables: TaskTables, maintainer: Maintainer, dag_id: int,
                    owner: AgentInfo) -> None:
     row_name = _LOCAL_STATUS_ROW.get(maintainer.type)

@@ -21,6 +21,7 @@ from pyobshell.engine.model import APPROVAL_GATE_KEY, FAILURE_EXIT_MAINTENANCE_K
 from pyobshell.engine.rows import EPOCH, DagRow, NodeRow, SubTaskRow, utcnow
 from pyobshell.engine.store import TaskStore
 from pyobshell.errors import (
+    DAG_BEING_CREATED,
     DAG_CANCEL_FINISHED,
     DAG_CANCEL_NOT_ALLOWED,
     DAG_OPERATOR_NOT_SUPPORT,
@@ -77,6 +78,8 @@ class Operators:
             raise DAG_OPERATOR_NOT_SUPPORT(operator.name)
         def apply(conn: Connection) -> DagRow:
             dag = self.store.get_dag(conn, dag_id, lock=True)
+            if dag.is_reservation:
+                raise DAG_BEING_CREATED(dag_id)
             handler(conn, dag, self.store.nodes_of_dag(conn, dag_id))
             return dag
 

@@ -56,6 +56,11 @@ class DagRow:
         return max(1, min(self.stage, self.max_stage))
 
     @property
+    def is_reservation(self) -> bool:
+        """A DAG whose lock is taken while its start still checks the cluster (no nodes yet)."""
+        return self.state == State.PENDING and self.max_stage == 0
+
+    @property
     def dag_type(self) -> DagType:
         return DagType.OBPROXY if self.type == DagType.OBPROXY.value else DagType.OB
 

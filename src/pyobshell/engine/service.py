@@ -14,11 +14,11 @@ from sqlalchemy import Connection
 
 from pyobshell.engine import codes, maintenance
 from pyobshell.engine.context import TaskContext
-from pyobshell.engine.creation import create_dag
+from pyobshell.engine.creation import create_dag, drop_reservation, reserve_dag
 from pyobshell.engine.dto import DtoBuilder, merge_additional_data
 from pyobshell.wire.task import DagDetailDTO, NodeDetailDTO, SubTaskLogDTO, TaskDetailDTO
 from pyobshell.engine.generic_id import GenericId, decode_generic_id
-from pyobshell.engine.model import AgentInfo, DagType
+from pyobshell.engine.model import AgentInfo, DagType, Maintainer
 from pyobshell.engine.operators import Operators, parse_dag_operator, parse_node_operator
 from pyobshell.engine.read_cache import ReadCache
 from pyobshell.engine.rows import DagRow
@@ -69,10 +69,22 @@ class TaskService:
         raise TASK_NOT_FOUND(f"{gid} is not a {self.store.kind.value} task")
 
     # -- create ---------------------------------------------------------------------------
-    def create_dag(self, template: Template, context: TaskContext | None = None) -> DagDetailDTO:
-        dag = create_dag(self.store, template, context, self.registry)
+    def create_dag(self, template: Template, context: TaskContext | None = None, *,
+                   reserved: int | None = None) -> DagDetailDTO:
+        """``reserved``: the row id :meth:`reserve_dag` returned, whose lock this DAG takes over."""
+        dag = create_dag(self.store, template, context, self.registry, reserved=reserved)
         self._on_change()
         return self.dto.dag(dag)
+
+    def reserve_dag(self, name: str, maintainer: Maintainer, dag_type: str = "") -> int:
+        """Take the maintenance lock for a DAG still being planned (see :mod:`creation`)."""
+        dag = reserve_dag(self.store, name, maintainer, dag_type)
+        self._on_change()
+        return dag.id
+
+    def drop_reservation(self, dag_id: int) -> None:
+        drop_reservation(self.store, dag_id)
+        self._on_change()
 
     # -- reads ----------------------------------------------------------------------------
     def get_dag(self, gid: str, show_details: bool = True) -> DagDetailDTO:

@@ -8,7 +8,9 @@ last password a login accepted, and when:
 * a candidate matching a digest younger than ``ttl`` is accepted at once;
 * an older match is checked again by a login (the password may have changed in OceanBase);
 * when the observer cannot be reached (it restarts during an upgrade), the last known-good
-  password stays valid, however old: nobody can change the password of a stopped observer.
+  password stays valid, however old: nobody can change the password of a stopped observer;
+* requests that arrive together with the same candidate share one login: a burst of twenty
+  requests costs the observer one login, not twenty side by side.
 
 Only the digest is kept here; the caller decides whether to keep the password itself.
 """
@@ -19,6 +21,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
 
@@ -47,6 +50,14 @@ class Verdict(Enum):
         return self is not Verdict.WRONG
 
 
+@dataclass
+class _Login:
+    """One login in flight, which requests with the same candidate wait for."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: LoginOutcome = LoginOutcome.UNREACHABLE
+
+
 class VerifiedPasswordCache:
     """A :data:`~pyobshell.security.credentials.PasswordChecker`-style check backed by ``login``."""
 
@@ -58,6 +69,7 @@ class VerifiedPasswordCache:
         self._digest: bytes | None = None
         self._verified_at = float("-inf")
         self._lock = threading.Lock()
+        self._logins: dict[bytes, _Login] = {}  # in flight, by the candidate's digest
 
     def __repr__(self) -> str:
         return "VerifiedPasswordCache(<hidden>)"
@@ -74,7 +86,7 @@ class VerifiedPasswordCache:
             fresh = known and self._clock() - self._verified_at < self._ttl
         if fresh:
             return Verdict.VERIFIED
-        outcome = self._login(candidate)
+        outcome = self._shared_login(candidate)
         with self._lock:
             if outcome is LoginOutcome.ACCEPTED:
                 self._digest, self._verified_at = self._hash(candidate), self._clock()
@@ -84,6 +96,24 @@ class VerifiedPasswordCache:
                     self._digest, self._verified_at = None, float("-inf")
                 return Verdict.WRONG
         return Verdict.KNOWN_GOOD if known else Verdict.WRONG
+
+    def _shared_login(self, candidate: str) -> LoginOutcome:
+        digest = self._hash(candidate)
+        with self._lock:
+            login = self._logins.get(digest)
+            leading = login is None
+            if login is None:
+                login = self._logins[digest] = _Login()
+        if not leading:
+            login.done.wait()
+            return login.outcome
+        try:
+            login.outcome = self._login(candidate)
+        finally:  # a login that raised leaves UNREACHABLE for those who waited on it
+            with self._lock:
+                del self._logins[digest]
+            login.done.set()
+        return login.outcome
 
     def _matches(self, candidate: str) -> bool:
         with self._lock:

@@ -39,7 +39,7 @@ from pyobshell.upgrade.gates import UpgradeGates, finalize_gate_reason, zone_gat
 from pyobshell.upgrade.tasks import context as ctx
 from pyobshell.upgrade.prechecks import CheckFailure, raise_if_failed
 from pyobshell.upgrade.route import RouteStep
-from pyobshell.upgrade.plan import UpgradeInputs
+from pyobshell.upgrade.plan import UpgradeInputs, UpgradeRequest
 from pyobshell.wire.upgrade import UpgradeMode, UpgradePlan
 
 _PER_HOST = {
@@ -129,6 +129,11 @@ def check_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskC
 def route_nodes(plan: UpgradePlan) -> list[RouteStep]:
     """The plan's hops as the tasks read them from the DAG's context."""
     return [RouteStep.from_dict({"Version": hop.version, "Release": hop.release}) for hop in plan.route]
+
+
+def upgrade_dag_name(upgrade: UpgradeRequest) -> str:
+    """The name the upgrade DAG of ``upgrade`` will have (its reservation shows it meanwhile)."""
+    return dag_name(upgrade.mode, upgrade.version.number_string, upgrade.release_text)
 
 
 def upgrade_dag(plan: UpgradePlan, inputs: UpgradeInputs) -> tuple[Template, TaskContext]:

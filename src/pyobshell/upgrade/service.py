@@ -12,19 +12,21 @@ import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 import anyio.to_thread
 
 from pyobshell.engine import TaskService
+from pyobshell.engine.model import Maintainer
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
-from pyobshell.errors import TASK_NOT_FOUND, ObshellError
+from pyobshell.errors import TASK_NOT_FOUND
 from pyobshell.ob.sql import Sql
 from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.prechecks import run_prechecks
 from pyobshell.upgrade.probe_store import ProbeReportStore
 from pyobshell.upgrade.environment import upgrade_python
-from pyobshell.upgrade.dag import check_dag, upgrade_dag
+from pyobshell.upgrade.dag import check_dag, upgrade_dag, upgrade_dag_name
 from pyobshell.upgrade.plan import (
     AgentFacts,
     ClusterFacts,
@@ -81,7 +83,6 @@ class UpgradeService:
         self._agent_statuses = agent_statuses
         self._python = python
         self._probe_reports = probe_reports
-        self._starting = anyio.Lock()
 
     async def plan(self, body: ObUpgradeParam) -> UpgradePlan:
         """What the upgrade would do; nothing runs (pyobshell's ``/ob/upgrade/plan``)."""
@@ -90,27 +91,34 @@ class UpgradeService:
         return plan_upgrade(request, facts, packages, route_text)
 
     async def start(self, body: ObUpgradeParam) -> DagDetailDTO:
-        """Every pre-check (all failures at once, 400), then the upgrade DAG, created under the
-        cluster's global maintenance lock (state READY, operator RUN)."""
+        """The cluster's global maintenance lock first, with the DAG's row reserved: a start that
+        cannot win is refused at once (409, naming the DAG that holds the lock, this one's
+        reservation included). Then every pre-check (all failures at once, 400; the reservation
+        is given back), then the DAG, created in place of its reservation (READY, operator RUN)."""
         tasks = self._tasks()
-        # One start at a time on this agent, and a request that cannot win answers at once: once
-        # a maintenance DAG exists, the next one is refused before the checks (seconds) run.
-        async with self._starting:
-            await anyio.to_thread.run_sync(tasks.refuse_if_under_maintenance)
+        request = UpgradeRequest.of(body)
+        await anyio.to_thread.run_sync(tasks.refuse_if_under_maintenance)  # a read: no writer waits on it
+        reserved = await anyio.to_thread.run_sync(tasks.reserve_dag, upgrade_dag_name(request), Maintainer.global_())
+        try:
             began = time.monotonic()
-            try:
-                inputs = await self._inputs(UpgradeRequest.of(body))
-                read = time.monotonic()
-                plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
-                log.info("upgrade start: cluster facts read in %.2f s, pre-checks passed in %.2f s",
-                         read - began, time.monotonic() - read)
-            except ObshellError:
-                # Another agent's start may have won meanwhile, and the checks saw its work:
-                # the running DAG is the answer, not the symptoms it causes.
-                await anyio.to_thread.run_sync(tasks.refuse_if_under_maintenance)
-                raise
+            inputs = await self._inputs(request)
+            read = time.monotonic()
+            plan = await anyio.to_thread.run_sync(run_prechecks, self._sql, inputs, self._python())
+            log.info("upgrade start: cluster facts read in %.2f s, pre-checks passed in %.2f s",
+                     read - began, time.monotonic() - read, extra={"task_id": reserved})
             template, context = upgrade_dag(plan, inputs)
-            return await anyio.to_thread.run_sync(tasks.create_dag, template, context)
+            return await anyio.to_thread.run_sync(partial(tasks.create_dag, template, context, reserved=reserved))
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._give_back(tasks, reserved)
+            raise
+
+    async def _give_back(self, tasks: TaskService, reserved: int) -> None:
+        try:
+            await anyio.to_thread.run_sync(tasks.drop_reservation, reserved)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the answer; the lease frees the lock later
+            log.warning("could not give back the reservation of DAG %d (%s); the next start drops it once "
+                        "its lease has passed", reserved, exc, extra={"task_id": reserved})
 
     async def check(self, body: UpgradeCheckParam) -> DagDetailDTO:
         """obshell's upgrade check: every host downloads, verifies and unpacks the packages of

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from pyobshell.api.state import AgentState
 from pyobshell.errors import ObshellError
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.sealed_secret import SealedSecretFile
-from pyobshell.security.verified_password import DEFAULT_TTL_S, LoginOutcome
+from pyobshell.security.verified_password import DEFAULT_TTL_S, LoginOutcome, VerifiedPasswordCache, Verdict
 from tests.helpers.clock import FakeClock
 
 
@@ -49,6 +52,32 @@ def test_a_burst_of_checks_costs_one_login(observer: FakeObserver, clock: FakeCl
     assert observer.logins == 1
     clock.advance(DEFAULT_TTL_S + 1)
     assert checker.check("pw1") and observer.logins == 2  # checked again once stale
+
+
+class SlowObserver(FakeObserver):
+    """Holds each login until released, so that checks arriving meanwhile overlap it."""
+
+    def __init__(self, password: str):
+        super().__init__(password)
+        self.release = threading.Event()
+
+    def __call__(self, candidate: str) -> LoginOutcome:
+        self.release.wait(10)
+        return super().__call__(candidate)
+
+
+@pytest.mark.parametrize("candidate, accepted", [("pw1", True), ("guess", False)])
+def test_checks_that_arrive_together_share_one_login(clock: FakeClock, candidate: str, accepted: bool) -> None:
+    slow = SlowObserver("pw1")
+    checker = VerifiedPasswordCache(slow, clock=clock)
+    with ThreadPoolExecutor(8) as pool:
+        answers = [pool.submit(checker.check, candidate) for _ in range(8)]
+        time.sleep(0.5)  # every check has started: one logs in, the others wait for it
+        slow.release.set()
+        verdicts = [answer.result(10) for answer in answers]
+    assert [v.accepted for v in verdicts] == [accepted] * 8
+    assert slow.logins == 1
+    assert checker.check("other") is Verdict.WRONG and slow.logins == 2  # another candidate logs in itself
 
 
 def test_wrong_password_is_refused_by_the_observer(observer: FakeObserver, clock: FakeClock) -> None:
