@@ -176,7 +176,9 @@ def check_signature(signature_tags: HeaderTags, header: bytes, payload_sha256: s
     """Who signed the package. With a ``keyring``, the signature must be made by one of its
     keys, match the main header bytes, and that header's SHA-256 payload digest must match the
     payload; else :class:`SignatureRefused`. Without one, only who claims to have signed it."""
-    packet = signature_tags.binary(SIGTAG_RSA) or signature_tags.binary(SIGTAG_DSA)
+    packet = signature_tags.binary(SIGTAG_RSA)
+    if packet is None:
+        packet = signature_tags.binary(SIGTAG_DSA)
     if packet is None:
         if keyring is not None:
             raise SignatureRefused("missing", "the package is not signed (no RPMSIGTAG_RSA or RPMSIGTAG_DSA header "
