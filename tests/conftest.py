@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from pyobshell.security.keypair import AgentKeyPair
 from tests.helpers.clock import FakeClock
+from tests.helpers.pgp_keys import TestKey, make_key
 from tests.helpers.seekdb import SeekdbUnavailable, running_seekdb
 
 MYSQL_URL_ENV = "PYOBSHELL_TEST_MYSQL_URL"  # e.g. mysql+pymysql://root:pw@127.0.0.1:2881/ocs
@@ -71,3 +72,15 @@ def key_pair() -> AgentKeyPair:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def signing_key(tmp_path_factory: pytest.TempPathFactory) -> TestKey:
+    """A package signing key, made for this test session (a second or two of RSA key generation)."""
+    return make_key(tmp_path_factory.mktemp("pgp"), "Package Builder <builder@example.com>")
+
+
+@pytest.fixture(scope="session")
+def other_key(tmp_path_factory: pytest.TempPathFactory) -> TestKey:
+    """Another signing key, never in the trusted keyring."""
+    return make_key(tmp_path_factory.mktemp("pgp-other"), "Somebody Else <else@example.com>")

@@ -234,3 +234,24 @@ def test_rpm_tool_validates_the_built_packages(packages: tuple[Path, Path]) -> N
     for path in packages:
         check = subprocess.run(["rpm", "-K", "--nosignature", str(path)], capture_output=True, text=True, timeout=60)
         assert check.returncode == 0 and "digests OK" in check.stdout, check.stdout + check.stderr
+
+
+def test_cli_signs_both_packages_with_a_secret_key_file(tmp_path: Path, signing_key) -> None:
+    from pyobshell.upgrade.packages.inspector import inspect_rpm
+    from pyobshell.upgrade.packages.keyring import Keyring
+
+    result = CliRunner().invoke(app, ["sim", "package", "--version", VERSION, "--release", RELEASE,
+                                      "--out", str(tmp_path), "--sign", str(signing_key.secret_file)])
+    assert result.exit_code == 0, result.output
+    keyring = Keyring.load(signing_key.public_file)
+    for line in result.stdout.splitlines():
+        signature = inspect_rpm(Path(line), keyring=keyring).signature
+        assert (signature.state.value, signature.user_id) == ("verified", signing_key.user_id)
+
+
+def test_cli_refuses_a_key_that_cannot_sign_naming_the_option(tmp_path: Path, signing_key) -> None:
+    result = CliRunner().invoke(app, ["sim", "package", "--version", VERSION, "--release", RELEASE,
+                                      "--out", str(tmp_path / "out"), "--sign", str(signing_key.public_file)])
+    assert result.exit_code == 2
+    assert "--sign" in _flat(result.output) and "cannot sign" in _flat(result.output)
+    assert not (tmp_path / "out").exists()  # nothing written

@@ -79,3 +79,28 @@ def compressed_cpio(records: bytes, compressor: str = "xz") -> bytes:
 
 FIFO = stat.S_IFIFO
 CHAR_DEVICE = stat.S_IFCHR
+
+
+def signed_rpm(tmp_path: Path, package: RpmPackageSpec, signature: "tuple[int, bytes] | Path | None", *,
+               header_edit=None, files_after_signing: list[RpmFileEntry] | None = None,
+               name: str = "signed.rpm") -> Path:
+    """An RPM whose header is signed (``signature``: a secret key file, or a ready tag and packet),
+    then changed as an attacker would: the header rewritten by ``header_edit`` and/or the payload
+    replaced by ``files_after_signing`` after signing, with the signature header's unsigned
+    digests (MD5, SHA-1, SHA-256, sizes) made to match the changed file again."""
+    from pyobshell.sim.package_signing import HeaderSigner
+
+    archive = rpm_writer.build_cpio(package.files, package.buildtime)
+    payload = rpm_writer.compress(archive, package.compressor)
+    header = rpm_writer.main_header(package, package.buildtime, payload)
+    if isinstance(signature, Path):
+        signature = HeaderSigner.from_file(signature)(header)
+    if header_edit is not None:
+        header = header_edit(header)
+    if files_after_signing is not None:
+        archive = rpm_writer.build_cpio(files_after_signing, package.buildtime)
+        payload = rpm_writer.compress(archive, package.compressor)
+    path = tmp_path / name
+    path.write_bytes(rpm_writer.lead(package) + rpm_writer.signature_header(header, payload, len(archive), signature)
+                     + header + payload)
+    return path

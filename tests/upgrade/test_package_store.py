@@ -334,6 +334,40 @@ def test_download_of_a_missing_chunk_fails(store, packages, tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+# --- signers -----------------------------------------------------------------------------
+
+
+def test_the_signer_is_stored_and_listed(store, signing_key, tmp_path):
+    from pyobshell.upgrade.packages.keyring import Keyring
+
+    ce, libs = build_packages("4.2.1.1", RELEASE, tmp_path / "signed", sign_key=signing_key.secret_file)
+    verified = store.add(ce, keyring=Keyring.load(signing_key.public_file))
+    not_verified = store.add(libs)
+    unsigned = store.add(build_packages("4.2.1.2", RELEASE, tmp_path / "unsigned")[0])
+    by_id = {p.pkg_id: p.info() for p in store.list()}
+    signature = by_id[verified.pkg_id].signature
+    assert (signature.state, signature.key_id, signature.fingerprint, signature.user_id) == (
+        "verified", signing_key.signing_key_id, signing_key.fingerprint, signing_key.user_id)
+    assert by_id[not_verified.pkg_id].signer == f"key {signing_key.signing_key_id} (not verified)"
+    assert by_id[unsigned.pkg_id].signer == "unsigned" and by_id[unsigned.pkg_id].signature.key_id == ""
+    assert store.get(verified.pkg_id).signature == verified.signature
+
+
+def test_a_table_without_the_signer_columns_gets_them(store_url, packages):
+    """Tables of an older pyobshell have sha256 and file_size but no signer columns."""
+    engine = make_engine(store_url)
+    try:
+        older = build_package_tables()
+        for name in ("signature_state", "signer_key_id", "signer_fingerprint", "signer_user_id"):
+            older.info._columns.remove(older.info.c[name])
+        older.metadata.create_all(engine)
+        store = PackageStore(engine, chunk_size=SMALL_CHUNK)
+        stored = store.add(packages[0])
+        assert store.get(stored.pkg_id).info().signer == "unsigned"
+    finally:
+        engine.dispose()
+
+
 # --- tables made by obshell ----------------------------------------------------------------
 
 
@@ -370,6 +404,7 @@ def test_tables_created_by_obshell_are_migrated_and_verified_by_md5(store_url, p
         listed = store.list()
         assert [p.pkg_id for p in listed] == [2]  # the newest upload wins
         assert (listed[0].sha256, listed[0].file_size) == ("", 0)
+        assert listed[0].info().signer == "not checked"  # stored before signatures were read
         assert store.download(2, tmp_path / "ok.rpm").read_bytes() == data
         with engine.begin() as conn:
             conn.execute(update(store.tables.chunk).where(store.tables.chunk.c.pkg_id == 2)

@@ -30,6 +30,7 @@ from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.session_store import SessionStore
 from pyobshell.security.settings import SecuritySettings, SecuritySettingsError
 from pyobshell.upgrade import environment as task_environment, tasks as _upgrade_task_types  # noqa: F401 - registers them
+from pyobshell.upgrade.packages.keyring import configured_keyring
 from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE, PackageStore
 from pyobshell.upgrade.service import LocalObserver, UpgradeService, cluster_facts_reader
 from pyobshell.upgrade.environment import TaskEnvironment
@@ -44,9 +45,21 @@ from pyobshell.wire.agent import AgentIdentity
 log = logging.getLogger(__name__)
 
 
-def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
+def check_package_settings() -> None:
+    """The upload limit and the trusted keyring: a bad one stops the agent at start, with its
+    reason, rather than at the first upload."""
     try:
-        max_upload_bytes()  # a bad limit is found now, not at the first upload
+        max_upload_bytes()
+        keyring = configured_keyring()
+    except ValueError as exc:  # KeyringError is one
+        raise AgentStartError(str(exc)) from None
+    if keyring is not None:
+        log.info("uploaded packages must be signed by one of %d key(s) of %s", len(keyring), keyring.path)
+
+
+def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
+    check_package_settings()
+    try:
         request_timeouts = RequestTimeouts.from_env()
     except ValueError as exc:
         raise AgentStartError(str(exc)) from exc

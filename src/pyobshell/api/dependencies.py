@@ -4,6 +4,7 @@ agent cannot offer it yet (no cluster store, not a cluster agent, no observer)."
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.session_store import SESSIONS_UNAVAILABLE, SessionStore
+from pyobshell.upgrade.packages.keyring import KEYRING_INVALID, Keyring, KeyringError, configured_keyring
 from pyobshell.upgrade.packages.store import PACKAGE_STORE_UNAVAILABLE, PackageStore
 from pyobshell.upgrade.service import UpgradeService
 
@@ -26,10 +28,25 @@ DEFAULT_MAX_BYTES = 4 << 30  # OceanBase RPMs are a few hundred MiB
 
 
 
+def no_keyring() -> Keyring | None:
+    return None
+
+
 @dataclass(frozen=True)
 class UploadSettings:
     directory: Path  # temporary files of uploads and downloads
     max_bytes: int
+    # The keyring uploads must be signed by (None: any package, signed or not); blocking.
+    trusted_keyring: Callable[[], Keyring | None] = no_keyring
+
+
+def package_keyring() -> Keyring | None:
+    """The keyring ``PYOBSHELL_PACKAGE_KEYRING`` names, re-read when the file changes; 503
+    ``Package.Keyring.Invalid`` when it has become unusable (the agent checked it at start)."""
+    try:
+        return configured_keyring()
+    except KeyringError as exc:
+        raise KEYRING_INVALID(str(exc)) from None
 
 
 def agent_state(request: Request) -> AgentState:
@@ -72,8 +89,9 @@ def package_store(request: Request) -> PackageStore:
 
 def upload_settings(request: Request) -> UploadSettings:
     """The agent home's ``upload`` directory; the size limit from ``PYOBSHELL_PACKAGE_MAX_BYTES``
-    (read at agent start: a bad value stops the agent there, see ``agent.wiring``)."""
-    return UploadSettings(agent_state(request).upload_dir, max_upload_bytes())
+    and the trusted keyring from ``PYOBSHELL_PACKAGE_KEYRING`` (both checked at agent start: a
+    bad value stops the agent there, see ``agent.wiring``)."""
+    return UploadSettings(agent_state(request).upload_dir, max_upload_bytes(), package_keyring)
 
 
 def max_upload_bytes(env: dict[str, str] | None = None) -> int:

@@ -263,13 +263,16 @@ def verify_file_digest(request: Request, security: AgentSecurity | None, actual_
 async def receive_package(request: Request, store: PackageStore, settings: UploadSettings,
                           security: AgentSecurity | None, keys: AesKeys | None = None) -> StoredPackage:
     """The uploaded RPM, received (decrypted with ``keys`` when it came encrypted), checked
-    against its file header, verified and stored; nothing is left on disk either way."""
+    against its file header, verified (signed by the trusted keyring when there is one) and
+    stored; nothing is left on disk either way. An unusable keyring refuses it before the body
+    is read."""
+    keyring = await anyio.to_thread.run_sync(settings.trusted_keyring)
     received = await receive_file(request, FILE_FIELD, settings.directory, settings.max_bytes, keys)
     try:
         await anyio.to_thread.run_sync(verify_file_digest, request, security, received.sha256)
         shown_as = Path(received.filename).name[:200] or "uploaded file"
         return await anyio.to_thread.run_sync(
-            functools.partial(store.add, received.path, received.sha256, shown_as=shown_as))
+            functools.partial(store.add, received.path, received.sha256, shown_as=shown_as, keyring=keyring))
     finally:
         await anyio.to_thread.run_sync(received.remove)
 

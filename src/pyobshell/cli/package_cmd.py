@@ -40,11 +40,11 @@ def upload_files(out: Output, client: ObshellClient, paths: Sequence[Path]) -> l
 
 def package_rows(packages: Sequence[PackageInfo]) -> list[tuple]:
     return [(p.pkg_id, p.name, p.version, p.release_distribution, p.architecture, p.file_size,
-             p.sha256[:12], p.gmt_modify.isoformat(timespec="seconds") if p.gmt_modify else "")
+             p.sha256[:12], p.signer, p.gmt_modify.isoformat(timespec="seconds") if p.gmt_modify else "")
             for p in packages]
 
 
-PACKAGE_COLUMNS = ("id", "name", "version", "release", "arch", "bytes", "sha256", "stored")
+PACKAGE_COLUMNS = ("id", "name", "version", "release", "arch", "bytes", "sha256", "signer", "stored")
 
 
 @app.command("list")

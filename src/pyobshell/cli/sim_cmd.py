@@ -30,16 +30,23 @@ def package(
     compressor: Annotated[
         str, typer.Option("--compressor", help="Payload compression: xz (as OceanBase ships) or gzip.")
     ] = "xz",
+    sign: Annotated[
+        Optional[Path],
+        typer.Option("--sign", metavar="KEYFILE", dir_okay=False,
+                     help="OpenPGP secret key file (armored or binary) that signs each package's header, as rpmsign."),
+    ] = None,
 ) -> None:
     """Write simulated oceanbase-ce and oceanbase-ce-libs RPM files and print their paths."""
     if compressor not in ("xz", "gzip"):
         raise typer.BadParameter(f"must be xz or gzip, got {compressor!r}", param_hint="'--compressor'")
     try:
         paths = build_packages(
-            version, release, out, dep_yml=dep_yml, interpreter=interpreter, compressor=compressor  # type: ignore[arg-type]
+            version, release, out, dep_yml=dep_yml, interpreter=interpreter, compressor=compressor,  # type: ignore[arg-type]
+            sign_key=sign,
         )
     except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+        hint = "'--sign'" if sign is not None and "signing key" in str(err) else None
+        raise typer.BadParameter(str(err), param_hint=hint) from None
     except OSError as err:
         typer.echo(f"Error: cannot write packages to {out}: {err.strerror or err}", err=True)
         raise typer.Exit(1) from None

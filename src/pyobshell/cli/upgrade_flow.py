@@ -75,9 +75,9 @@ def show_plan(out: Output, plan: dict[str, Any]) -> None:
             f"{plan['mode']}{', minor freeze before each stop' if plan.get('freeze_server') else ''}, "
             f"{plan['max_stage']} stages", style="bold")
     rows = [(hop["index"] + 1, hop["build_version"], hop["role"], package["file_name"],
-             "present" if package["present"] else "MISSING")
+             "present" if package["present"] else "MISSING", package.get("signer", ""))
             for hop in plan["route"] for package in hop["packages"]]
-    out.table("route and packages", ("hop", "build", "role", "package", "in the cluster"), rows)
+    out.table("route and packages", ("hop", "build", "role", "package", "in the cluster", "signer"), rows)
     stages = [(s["index"], s["name"] + ("  (point of no return)" if s.get("point_of_no_return") else ""),
                s.get("zone") or "",
                ", ".join(f"{a['ip']}:{a['port']}" for a in s["agents"]) if s["parallel"] else "maintainer")

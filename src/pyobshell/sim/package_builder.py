@@ -119,6 +119,7 @@ def build_packages(
     dep_yml: Path | None = None,
     interpreter: str | None = None,
     compressor: Compressor = "xz",
+    sign_key: Path | None = None,
 ) -> list[Path]:
     """Write ``oceanbase-ce-V-R.x86_64.rpm`` and ``oceanbase-ce-libs-V-R.x86_64.rpm`` into
     ``out_dir`` (created if missing) and return their paths.
@@ -126,9 +127,15 @@ def build_packages(
     ``dep_yml`` replaces the packaged ``etc/oceanbase_upgrade_dep.yml``; ``interpreter`` is
     the Python the simulated ``bin/observer`` runs with (default: this one). The payload
     is xz-compressed by default, like OceanBase's RPMs (obshell refuses anything else).
-    Raises ValueError for a bad version, release, route file or interpreter.
+    ``sign_key``, an OpenPGP secret key file, signs each package's header as ``rpmsign`` does.
+    Raises ValueError for a bad version, release, route file, interpreter or signing key.
     """
     build = BuildVersion.parse(version, release)
+    signer = None
+    if sign_key is not None:
+        from pyobshell.sim.package_signing import HeaderSigner
+
+        signer = HeaderSigner.from_file(sign_key)
     if dep_yml is not None and not Path(dep_yml).is_file():
         raise ValueError(f"route file {str(dep_yml)!r} does not exist or is not a file")
     ce = oceanbase_ce_spec(build, Path(dep_yml) if dep_yml else None, interpreter)
@@ -138,5 +145,5 @@ def build_packages(
     written = []
     for spec in (ce, libs):
         spec.compressor = compressor
-        written.append(write_rpm(spec, out_dir / rpm_file_name(spec.name, version, release)))
+        written.append(write_rpm(spec, out_dir / rpm_file_name(spec.name, version, release), signer))
     return written

@@ -18,9 +18,12 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 Compressor = Literal["gzip", "xz"]
+# Signs a main header: returns the signature header tag (RPMSIGTAG_RSA or _DSA) and the
+# OpenPGP signature packet over the header bytes (see package_signing).
+HeaderSigner = Callable[[bytes], tuple[int, bytes]]
 
 
 class EntryKind(Enum):
@@ -95,6 +98,7 @@ class RpmPackageSpec:
     buildtime: int | None = None  # None: now
     compressor: Compressor = "gzip"
     files: list[RpmFileEntry] = field(default_factory=list)
+    payload_digest: bool = True  # RPMTAG_PAYLOADDIGEST, as rpm >= 4.14 writes it; False: as older rpm
 
     @property
     def nvra(self) -> str:
@@ -135,6 +139,7 @@ class TagType(Enum):
 
 # Tag numbers, from rpm's rpmtag.h.
 HEADERSIGNATURES, HEADERIMMUTABLE, HEADERI18NTABLE = 62, 63, 100
+SIG_DSA, SIG_RSA = 267, 268  # header-only OpenPGP signatures
 SIG_SHA1, SIG_SHA256, SIG_SIZE, SIG_MD5, SIG_PAYLOADSIZE = 269, 273, 1000, 1004, 1007
 FILEDIGESTALGO_SHA256 = 8
 RPMFILE_NONE, VERIFY_ALL = 0, 0xFFFFFFFF
@@ -293,9 +298,10 @@ def main_header(spec: RpmPackageSpec, buildtime: int, payload: bytes) -> bytes:
         Tag(1125, text, spec.compressor),
         Tag(1126, text, "2" if spec.compressor == "xz" else "9"),
         Tag(1132, text, f"{spec.arch}-redhat-linux-gnu"),
-        Tag(5092, TagType.STRING_ARRAY, [hashlib.sha256(payload).hexdigest()]),  # PAYLOADDIGEST
-        Tag(5093, TagType.INT32, [FILEDIGESTALGO_SHA256]),
     ]
+    if spec.payload_digest:
+        tags += [Tag(5092, TagType.STRING_ARRAY, [hashlib.sha256(payload).hexdigest()]),  # PAYLOADDIGEST
+                 Tag(5093, TagType.INT32, [FILEDIGESTALGO_SHA256])]
     optional = [(1003, TagType.INT32, [spec.epoch] if spec.epoch is not None else []),
                 (1011, text, spec.vendor), (1020, text, spec.url)]
     tags += [Tag(n, t, v) for n, t, v in optional if v]
@@ -303,8 +309,10 @@ def main_header(spec: RpmPackageSpec, buildtime: int, payload: bytes) -> bytes:
     return encode_header(tags, HEADERIMMUTABLE)
 
 
-def signature_header(header: bytes, payload: bytes, uncompressed_size: int) -> bytes:
-    """Digests rpm -K checks: SHA1/SHA256 of the header, size and MD5 of header+payload."""
+def signature_header(header: bytes, payload: bytes, uncompressed_size: int,
+                     signature: tuple[int, bytes] | None = None) -> bytes:
+    """Digests rpm -K checks: SHA1/SHA256 of the header, size and MD5 of header+payload; and
+    ``signature``, a header signature (its tag and OpenPGP packet), when given."""
     tags = [
         Tag(SIG_SHA1, TagType.STRING, hashlib.sha1(header).hexdigest()),
         Tag(SIG_SHA256, TagType.STRING, hashlib.sha256(header).hexdigest()),
@@ -312,6 +320,8 @@ def signature_header(header: bytes, payload: bytes, uncompressed_size: int) -> b
         Tag(SIG_MD5, TagType.BIN, hashlib.md5(header + payload).digest()),
         Tag(SIG_PAYLOADSIZE, TagType.INT32, [uncompressed_size]),
     ]
+    if signature is not None:
+        tags.append(Tag(signature[0], TagType.BIN, signature[1]))
     encoded = encode_header(tags, HEADERSIGNATURES)
     return encoded + b"\0" * (-len(encoded) % 8)  # the main header starts 8-aligned
 
@@ -322,20 +332,21 @@ def lead(spec: RpmPackageSpec) -> bytes:
     return struct.pack(">4sBBhh66shh16s", LEAD_MAGIC, 3, 0, 0, 1, name, 1, 5, b"")
 
 
-def build_rpm(spec: RpmPackageSpec) -> bytes:
-    """The bytes of the RPM file described by ``spec``."""
+def build_rpm(spec: RpmPackageSpec, signer: HeaderSigner | None = None) -> bytes:
+    """The bytes of the RPM file described by ``spec``, its header signed by ``signer`` if given."""
     spec.validate()
     buildtime = int(time.time()) if spec.buildtime is None else spec.buildtime
     archive = build_cpio(spec.files, buildtime)
     payload = compress(archive, spec.compressor)
     header = main_header(spec, buildtime, payload)
-    return lead(spec) + signature_header(header, payload, len(archive)) + header + payload
+    signature = signer(header) if signer is not None else None
+    return lead(spec) + signature_header(header, payload, len(archive), signature) + header + payload
 
 
-def write_rpm(spec: RpmPackageSpec, out_path: Path) -> Path:
+def write_rpm(spec: RpmPackageSpec, out_path: Path, signer: HeaderSigner | None = None) -> Path:
     """Write the package atomically (readers never see half a file) and return its path."""
     out_path = Path(out_path)
-    data = build_rpm(spec)
+    data = build_rpm(spec, signer)
     partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
     try:
         partial.write_bytes(data)

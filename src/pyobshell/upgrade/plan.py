@@ -215,8 +215,10 @@ def _planned_package(name: str, step: RouteStep, arch: str, distribution: str,
     chosen = max(candidates, key=lambda p: (p.build_number, p.pkg_id), default=None)
     file_name = (chosen.rpm_file_name if chosen is not None
                  else f"{name}-{version}-{build or '${release}'}.{distribution}.{arch}.rpm")
-    return PlannedPackage(name=name, architecture=arch, file_name=file_name, present=chosen is not None,
-                          pkg_id=chosen.pkg_id if chosen is not None else None)
+    if chosen is None:
+        return PlannedPackage(name=name, architecture=arch, file_name=file_name, present=False)
+    return PlannedPackage(name=name, architecture=arch, file_name=file_name, present=True, pkg_id=chosen.pkg_id,
+                          sha256=chosen.sha256, signer=chosen.signature.summary, signature=chosen.signature_info())
 
 
 def _planned_stage(index: int, stage: Stage) -> PlannedStage:

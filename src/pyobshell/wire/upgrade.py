@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from pyobshell.versions import Release, Version
 from pyobshell.wire.agent import AgentInfo
+from pyobshell.wire.package import PackageSignature
 
 # obshell's CheckPathValid: letters (also CJK), digits and - _ : @ / .
 _PATH_CHARS = re.compile(r"^[a-zA-Z0-9\u4e00-\u9fa5\-_:@/.]*$")
@@ -142,6 +143,10 @@ class PlannedPackage(BaseModel):
     file_name: str = Field(description="the RPM file name; '${release}' stands for any non-deprecated build")
     present: bool
     pkg_id: int | None = Field(default=None, description="the stored package that will be used")
+    sha256: str = Field(default="", description="SHA-256 of the stored RPM file")
+    signer: str = Field(default="", description="'unsigned', or the signing key, its user id and 'verified' or "
+                                                "'not verified' (empty: the package is missing)")
+    signature: PackageSignature | None = None
 
 
 class PlannedHop(BaseModel):

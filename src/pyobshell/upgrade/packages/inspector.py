@@ -20,6 +20,15 @@ from typing import BinaryIO, Callable, Iterator
 import rpmfile
 
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
+from pyobshell.upgrade.packages.keyring import Keyring
+from pyobshell.upgrade.packages.signature import (
+    UNSIGNED,
+    PackageSignature,
+    SignatureRefused,
+    check_header_digests,
+    check_signature,
+    read_signature_header,
+)
 from pyobshell.versions import Release, Version
 
 # obshell's SUPPORT_PKG_NAMES_MAP, per edition.
@@ -55,6 +64,17 @@ class PackageProblem(Enum):
     COMPRESSION_UNSUPPORTED = "Package.Compression.NotSupported"
     FORMAT_UNSUPPORTED = "Package.Format.Invalid"
     UNSAFE_ENTRY = "Package.Entry.Unsafe"
+    SIGNATURE_MISSING = "Package.Signature.Missing"
+    SIGNATURE_UNKNOWN_KEY = "Package.Signature.UnknownKey"
+    SIGNATURE_INVALID = "Package.Signature.Invalid"
+
+
+_SIGNATURE_PROBLEMS = {
+    "missing": PackageProblem.SIGNATURE_MISSING,
+    "unknown_key": PackageProblem.SIGNATURE_UNKNOWN_KEY,
+    "invalid": PackageProblem.SIGNATURE_INVALID,
+    "corrupted": PackageProblem.CORRUPTED,
+}
 
 
 class PackageError(ObshellError):
@@ -111,6 +131,7 @@ class InspectedRpm:
     compression: str
     entries: tuple[PayloadEntry, ...]
     upgrade_dep_yaml: str | None  # etc/oceanbase_upgrade_dep.yml, if packaged
+    signature: PackageSignature = UNSIGNED  # who signed the header, and whether it was verified
 
     @property
     def build_version(self) -> Version:
@@ -124,18 +145,26 @@ class InspectedRpm:
 
 def inspect_rpm(
     path: str | Path, expected_sha256: str | None = None, allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES,
-    *, shown_as: str | None = None,
+    *, shown_as: str | None = None, keyring: Keyring | None = None,
 ) -> InspectedRpm:
     """Read and fully verify a package. Raises :class:`PackageError` when it is refused, naming
     the package ``shown_as`` (an upload's own file name: the agent's temp file is nobody's
-    business) or else by its file name."""
+    business) or else by its file name.
+
+    With a ``keyring``, the package must carry a header signature by one of its keys that
+    matches the header, and the signed header's payload digest must match the payload (see
+    :mod:`.signature`); without one, a signature is read and reported as not verified."""
     with _refusals_of(path, shown_as), _open(path) as file:
         rpm = _read_headers(file)
         header_start, payload_start = rpm.header_range
+        signature_tags, header = _signature_header(file, header_start, payload_start)
         md5, sha256, payload_sha256, file_size = _digests(file, header_start, payload_start)
         expected = (expected_sha256 or "").strip().lower()
         if expected_sha256 is not None and sha256 != expected:
             raise _Refused(PackageProblem.CHECKSUM_MISMATCH, f"SHA-256 is {sha256}, expected {expected}")
+        with _signature_refusals():
+            signature = check_signature(signature_tags, header, payload_sha256, keyring)
+            check_header_digests(signature_tags, header)
         _check_signed_digests(rpm, md5, payload_sha256)
         name, version, release, arch = (_text(rpm, tag) for tag in ("name", "version", "release", "arch"))
         if name not in allowed_names:
@@ -155,7 +184,7 @@ def inspect_rpm(
         name=name, version=version, release=release, build_number=parsed_release.build,
         distribution=parsed_release.distribution, arch=arch, size=installed if isinstance(installed, int) else 0,
         file_size=file_size, payload_size=file_size - header_start, md5=md5, sha256=sha256,
-        compression=compression, entries=tuple(tree.entries), upgrade_dep_yaml=route_yaml,
+        compression=compression, entries=tuple(tree.entries), upgrade_dep_yaml=route_yaml, signature=signature,
     )
 
 
@@ -218,6 +247,28 @@ def _read_headers(file: BinaryIO) -> rpmfile.RPMFile:
         return rpmfile.RPMFile(fileobj=file)
     except Exception as exc:  # rpmfile raises bare asserts, struct and index errors on bad input
         raise _Refused(PackageProblem.CORRUPTED, f"RPM headers cannot be read ({exc!r})") from exc
+
+
+@contextmanager
+def _signature_refusals() -> Iterator[None]:
+    try:
+        yield
+    except SignatureRefused as refusal:
+        raise _Refused(_SIGNATURE_PROBLEMS[refusal.kind], refusal.detail) from None
+
+
+def _signature_header(file: BinaryIO, header_start: int, payload_start: int):
+    """The signature header's own tags (rpmfile merges them with the main header's) and the
+    main header's bytes, which a header signature covers."""
+    with _signature_refusals():
+        tags, main_start = read_signature_header(file)
+    if main_start != header_start:
+        raise _Refused(PackageProblem.CORRUPTED, "the main header does not follow the signature header")
+    file.seek(header_start)
+    header = file.read(payload_start - header_start)
+    if len(header) != payload_start - header_start:
+        raise _Refused(PackageProblem.CORRUPTED, "the main header is truncated")
+    return tags, header
 
 
 def _text(rpm: rpmfile.RPMFile, tag: str) -> str:

@@ -44,8 +44,10 @@ from pyobshell.upgrade.packages.inspector import (
     PackageProblem,
     inspect_rpm,
 )
+from pyobshell.upgrade.packages.keyring import Keyring
 from pyobshell.upgrade.packages.schema import (
     MAX_CHUNK_BYTES,
+    MAX_USER_ID_CHARS,
     StoredPackage,
     build_package_tables,
     migrate_package_tables,
@@ -93,12 +95,14 @@ class PackageStore:
 
     # -- writes ---------------------------------------------------------------------------
     def add(self, path: str | Path, expected_sha256: str | None = None, *,
-            allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES, shown_as: str | None = None) -> StoredPackage:
+            allowed_names: tuple[str, ...] = ALL_PACKAGE_NAMES, shown_as: str | None = None,
+            keyring: Keyring | None = None) -> StoredPackage:
         """Verify the RPM at ``path`` and store it. Raises a 400-kind :class:`ObshellError`
         (a :class:`PackageError` for what the inspection finds) when it is refused; then
         nothing is stored. Refusals name the package ``shown_as`` when given (see
-        :func:`inspect_rpm`)."""
-        info = inspect_rpm(path, expected_sha256, allowed_names, shown_as=shown_as)
+        :func:`inspect_rpm`). With a ``keyring``, only packages signed by one of its keys are
+        stored; the signer is stored either way."""
+        info = inspect_rpm(path, expected_sha256, allowed_names, shown_as=shown_as, keyring=keyring)
         _check_supported(info)
         self._ensure_tables()
         # The database may roll the transaction back to break a deadlock: then it is restarted.
@@ -278,6 +282,9 @@ class PackageStore:
             chunk_count=self._chunk_count(package), md5=package.md5,
             upgrade_dep_yaml=package.upgrade_dep_yaml or "", gmt_modify=utcnow(),
             sha256=package.sha256, file_size=package.file_size,
+            signature_state=package.signature.state.value, signer_key_id=package.signature.key_id,
+            signer_fingerprint=package.signature.fingerprint,
+            signer_user_id=package.signature.user_id[:MAX_USER_ID_CHARS],
         ))
         return int(result.inserted_primary_key[0])
 
