@@ -31,8 +31,8 @@ def test_a_row_shows_who_did_what_to_which_dag_and_how_it_ended() -> None:
 
 def test_the_summary_text_is_plain_and_short() -> None:
     assert summary_text({"version": "4.2.1.1", "pause_after_zones": ["z1", "z2"], "hold": True,
-                         "slo": {"max_p99_ms": 1800}, "upgradeDir": None}) == \
-        "version=4.2.1.1 pause_after_zones=z1,z2 hold=true slo={max_p99_ms:1800} upgradeDir="
+                         "slo": {"max_p99_ms": 1800}, "dir": None}) == \
+        "version=4.2.1.1 pause_after_zones=z1,z2 hold=true slo={max_p99_ms:1800} dir="
     assert len(summary_text({"filename": "x" * 200})) == audit_cmd.MAX_SUMMARY
 
 
