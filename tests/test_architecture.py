@@ -25,7 +25,7 @@ def loaded_after(statement: str) -> list[str]:
 
 @pytest.mark.parametrize("statement", [
     "import pyobshell.client",
-    "from pyobshell.cli import cluster_cmd, package_cmd, task_cmd",
+    "from pyobshell.cli import audit_cmd, cluster_cmd, package_cmd, task_cmd",
 ])
 def test_the_client_side_loads_no_server_code(statement: str) -> None:
     assert loaded_after(statement) == [], HEAVY

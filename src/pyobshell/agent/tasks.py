@@ -266,13 +266,15 @@ class AgentTasks:
             return []
         return [a for a in (AgentInfo(r.ip, r.port) for r in registry.agents()) if a != self.owner]
 
-    def forward(self, agent: AgentInfo, method: str, uri: str, body: bytes | None) -> PeerReply:
+    def forward(self, agent: AgentInfo, method: str, uri: str, body: bytes | None, trace_id: str = "") -> PeerReply:
         """Send a request on to ``agent`` with this agent's root@sys password (obshell's manual
-        forward); the reply as it came."""
+        forward, naming this agent as the forwarder, under the client's trace id); the reply as
+        it came."""
         member = self.member()
         if member is None:
             raise PeerCallError("this agent is not a cluster agent yet")
-        return member.peers.send(agent, method, uri, raw_body=body, password=self._password())
+        return member.peers.send(agent, method, uri, raw_body=body, password=self._password(),
+                                 forwarded_by=self.owner, trace_id=trace_id)
 
     def agents_maintenance_dags(self, show_details: bool) -> list[DagDetailDTO]:
         """This agent's latest maintenance DAG and every peer's (blocking: asks the peers); agents

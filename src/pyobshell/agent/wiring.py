@@ -16,6 +16,9 @@ from pyobshell.agent.tasks import AgentTasks, open_cluster_store
 from pyobshell.api.dependencies import max_upload_bytes
 from pyobshell.api.request_timeouts import RequestTimeouts
 from pyobshell.api.state import AgentState
+from pyobshell.audit.journal import AuditJournal
+from pyobshell.audit.store import AuditStore
+from pyobshell.audit.trail import AuditTrail, retention_days as audit_retention_days
 from pyobshell.cluster.agent_registry import CLUSTER_AGENT, AgentRecord
 from pyobshell.cluster.member import ClusterMember
 from pyobshell.cluster.settings import ClusterSettings, SettingsError
@@ -61,6 +64,7 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
     check_package_settings()
     try:
         request_timeouts = RequestTimeouts.from_env()
+        audit_days = audit_retention_days()
     except ValueError as exc:
         raise AgentStartError(str(exc)) from exc
     # The probe watches this observer only; the agent's own SQL reaches the cluster through any.
@@ -81,6 +85,8 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
     tasks = build_tasks(config, state, endpoints)
     state.tasks = tasks
     state.peer_statuses = lambda: cluster_peer_statuses(tasks)
+    state.audit = AuditTrail(AuditStore(lambda: tasks.cluster_engine),
+                             AuditJournal.in_log_dir(AgentHome(config.home).log_dir), retention_days=audit_days)
     stores = PackageStores(tasks)
     state.package_store = stores.current
     probe_reports = ProbeReportStore(lambda: tasks.cluster_engine)

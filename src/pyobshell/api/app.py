@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from pyobshell import __version__
-from pyobshell.api.routes import agent, ob, package, rpc, session, task, upgrade
+from pyobshell.api.routes import agent, audit, ob, package, rpc, session, task, upgrade
+from pyobshell.api.audit_middleware import AuditMiddleware
 from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.errors import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
@@ -39,6 +41,8 @@ def create_app(state: AgentState) -> FastAPI:
                 state.ob_monitor.pool.close()
             if state.ob_pool is not None:
                 state.ob_pool.close()
+            if state.audit is not None:  # what is queued goes to the journal (and the store if it answers)
+                await anyio.to_thread.run_sync(state.audit.close)
             if state.tasks is not None:
                 await state.tasks.stop()
             state.server_state = ServerState.STOPPED
@@ -54,6 +58,7 @@ def create_app(state: AgentState) -> FastAPI:
     app.add_exception_handler(TaskOwnedByOtherAgent, forward_to_owner)
     app.add_middleware(ForwardBodyMiddleware)  # innermost: sees the decrypted body
     app.add_middleware(AuthMiddleware)  # inside the envelope: refusals get a trace id
+    app.add_middleware(AuditMiddleware)  # outside auth (sees its refusals), inside the envelope (trace id, 500s)
     app.add_middleware(EnvelopeMiddleware)
     app.add_middleware(BodyTimeoutMiddleware, body_idle_s=state.request_timeouts.body_idle_s)  # outermost
     app.include_router(agent.router)
@@ -63,5 +68,6 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(upgrade.router)
     app.include_router(ob.router)
     app.include_router(session.router)
+    app.include_router(audit.router)
     install_openapi(app)
     return app

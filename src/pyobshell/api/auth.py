@@ -62,6 +62,8 @@ from pyobshell.security.request_header import RequestHeader
 
 CALLER_STATE_KEY = "pyobshell_caller"
 POLICY_STATE_KEY = "pyobshell_auth_policy"
+PLAIN_BODY_STATE_KEY = "pyobshell_plain_body"  # the decrypted JSON body (for the audit trail)
+REFUSAL_STATE_KEY = "pyobshell_refusal"  # the AuthError a request was refused with
 API_PREFIX = "/api/v1"
 RPC_PREFIX = "/rpc/v1"
 

@@ -17,7 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.api.auth import (
     CALLER_STATE_KEY,
+    PLAIN_BODY_STATE_KEY,
     POLICY_STATE_KEY,
+    REFUSAL_STATE_KEY,
     AuthPolicy,
     BodyMode,
     Caller,
@@ -132,6 +134,7 @@ class AuthMiddleware:
         state[CALLER_STATE_KEY] = Caller(kind=verified.kind, header=verified.header, keys=verified.keys)
         if policy.body is BodyMode.ENCRYPTED:
             body = verified.body or b"{}"  # obshell treats a missing body as {}
+            state[PLAIN_BODY_STATE_KEY] = body
             scope, receive = with_json_body_headers(scope, len(body)), replay_body(body, receive)
         await self.app(scope, receive, send)
 
@@ -171,6 +174,7 @@ class AuthMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, err: ObshellError) -> None:
         log.info("%d for %s %s: %s", err.status, scope["method"], scope["path"], err.code)
+        scope.setdefault("state", {})[REFUSAL_STATE_KEY] = err
         response = EnvelopeResponse(Request(scope), err.status, error=obshell_error_body(err), headers=err.headers or None)
         await response(scope, receive, send)
 

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pyobshell.api.state import AgentState, TaskBackend
+from pyobshell.audit.trail import AUDIT_UNAVAILABLE, AuditTrail
 from pyobshell.cluster.member import ClusterMember
 from pyobshell.engine import TaskServices
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
@@ -114,6 +115,13 @@ def session_store(request: Request) -> SessionStore:
     return security.sessions
 
 
+def audit_trail(request: Request) -> AuditTrail:
+    trail = agent_state(request).audit
+    if trail is None:
+        raise AUDIT_UNAVAILABLE("this agent keeps no audit trail")
+    return trail
+
+
 def sys_sql(request: Request) -> ObConnectionPool:
     pool = agent_state(request).ob_pool
     if pool is None:
@@ -130,4 +138,5 @@ StoreDep = Annotated[PackageStore, Depends(package_store)]
 UploadSettingsDep = Annotated[UploadSettings, Depends(upload_settings)]
 SecurityDep = Annotated[AgentSecurity | None, Depends(agent_security)]
 SessionsDep = Annotated[SessionStore, Depends(session_store)]
+AuditDep = Annotated[AuditTrail, Depends(audit_trail)]
 SysSqlDep = Annotated[ObConnectionPool, Depends(sys_sql)]

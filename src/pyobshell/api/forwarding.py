@@ -22,7 +22,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyobshell.api.auth_middleware import replay_body
-from pyobshell.api.envelope import EnvelopeResponse, obshell_error_body
+from pyobshell.api.audit_middleware import note
+from pyobshell.api.envelope import EnvelopeResponse, obshell_error_body, request_trace_id
 from pyobshell.cluster.peer_client import PeerCallError
 from pyobshell.engine import TaskOwnedByOtherAgent
 from pyobshell.errors import ErrorCode, ErrorKind
@@ -70,8 +71,10 @@ async def forward_to_owner(request: Request, exc: Exception) -> Response:
     target = request.scope.get("raw_path") or request.url.path.encode()
     uri = target.decode("latin-1") + (f"?{request.url.query}" if request.url.query else "")
     body = request.scope.get("state", {}).get(BODY_KEY) or None
+    trace_id = request_trace_id(request)
+    note(request.scope, forwarded_to=str(exc.agent))
     try:
-        reply = await anyio.to_thread.run_sync(lambda: tasks.forward(exc.agent, request.method, uri, body))
+        reply = await anyio.to_thread.run_sync(lambda: tasks.forward(exc.agent, request.method, uri, body, trace_id))
     except PeerCallError as error:
         failure = RPC_REQUEST_ERROR(f"[{request.method}]{uri} to {exc.agent}", str(error))
         return EnvelopeResponse(request, failure.status, error=obshell_error_body(failure))

@@ -19,6 +19,7 @@ import anyio.to_thread
 
 from pyobshell import __version__
 from pyobshell.api.request_timeouts import RequestTimeouts
+from pyobshell.audit.trail import AuditTrail
 from pyobshell.cluster.agent_registry import AgentRegistry
 from pyobshell.cluster.member import ClusterMember
 from pyobshell.cluster.overview import read_overview
@@ -73,7 +74,8 @@ class TaskBackend(Protocol):
 
     def agents_maintenance_dags(self, show_details: bool) -> list[DagDetailDTO]: ...
 
-    def forward(self, agent: AgentInfo, method: str, uri: str, body: bytes | None) -> PeerReply: ...
+    def forward(self, agent: AgentInfo, method: str, uri: str, body: bytes | None,
+                trace_id: str = "") -> PeerReply: ...
 
 
 async def no_peers() -> dict[str, AgentStatus]:
@@ -112,6 +114,8 @@ class AgentState:
     upgrade: UpgradeService | None = None
     # The cluster's package store (it lives in the cluster store: None until that is open).
     package_store: Callable[[], PackageStore | None] = _none
+    # The audit trail (api.audit_middleware records into it). None: nothing is recorded.
+    audit: AuditTrail | None = None
     # How long a client may take over a request's head and between pieces of its body.
     request_timeouts: RequestTimeouts = field(default_factory=RequestTimeouts)
 

@@ -32,6 +32,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from fastapi.responses import StreamingResponse
 from starlette.requests import Request
 
+from pyobshell.api.audit_middleware import note
 from pyobshell.api.dependencies import UploadSettings
 
 from pyobshell.errors import ErrorCode, ErrorKind
@@ -268,6 +269,7 @@ async def receive_package(request: Request, store: PackageStore, settings: Uploa
     is read."""
     keyring = await anyio.to_thread.run_sync(settings.trusted_keyring)
     received = await receive_file(request, FILE_FIELD, settings.directory, settings.max_bytes, keys)
+    note(request.scope, filename=Path(received.filename).name, size=received.size, sha256=received.sha256)
     try:
         await anyio.to_thread.run_sync(verify_file_digest, request, security, received.sha256)
         shown_as = Path(received.filename).name[:200] or "uploaded file"

@@ -16,6 +16,7 @@ import httpx
 from pyobshell.client import wire
 from pyobshell.client.credentials import Credentials
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
+from pyobshell.wire.audit import AuditRecord
 from pyobshell.wire.agent import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
 from pyobshell.wire.package import PackageInfo
 from pyobshell.wire.task import DagDetailDTO
@@ -112,3 +113,11 @@ class BaseClient:
 
     def pass_node(self, gid: str) -> Any:
         return self.request("POST", f"/api/v1/task/node/{gid}", {"operator": "PASS"})
+
+    # -- the audit trail -----------------------------------------------------------------------
+    def audit(self, since: str | int | None = None, dag: str | None = None, limit: int | None = None) -> Any:
+        """``GET /api/v1/audit``: ``AuditRecord`` s, newest first; ``since`` is epoch milliseconds
+        or an ISO-8601 time, ``dag`` a DAG's generic id, ``limit`` 1..1000."""
+        query = {name: str(value) for name, value in (("since", since), ("dag", dag), ("limit", limit))
+                 if value not in (None, "")}
+        return self.request("GET", "/api/v1/audit", query=query or None, model=list[AuditRecord], contents=True)

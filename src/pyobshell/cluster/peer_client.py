@@ -21,11 +21,13 @@ from pyobshell.cluster.agent_registry import AgentRegistry
 from pyobshell.engine.model import AgentInfo
 from pyobshell.security.agent_token import AgentToken
 from pyobshell.security.request_builder import ClientStyle, RequestBuilder
+from pyobshell.security.request_header import ForwardAgent, ForwardType
 from pyobshell.wire.envelope import EnvelopeError
 from pyobshell.wire.envelope import envelope_data as read_envelope
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
+TRACE_HEADER = "X-OBSHELL-Trace-ID"  # as api.trace names it (a lower layer cannot import it)
 
 
 class PeerCallError(Exception):
@@ -71,16 +73,26 @@ class PeerClient:
         return envelope_data(self.send(agent, method, path, body, token=token.value))
 
     def send(self, agent: AgentInfo, method: str, path: str, body: Any = None, *, token: str = "",
-             password: str = "", raw_body: bytes | None = None) -> PeerReply:
-        """One encrypted request (``raw_body``: JSON bytes as they are); the reply as it came."""
+             password: str = "", raw_body: bytes | None = None, forwarded_by: AgentInfo | None = None,
+             trace_id: str = "") -> PeerReply:
+        """One encrypted request (``raw_body``: JSON bytes as they are); the reply as it came.
+
+        ``forwarded_by``: a client's request sent on by that agent (obshell's manual forward:
+        ``ForwardType`` 2 and ``ForwardAgent`` in the header), under the client's ``trace_id``."""
         plaintext = raw_body if raw_body is not None else (
             None if body is None else json.dumps(body, separators=(",", ":")).encode())
+        forward = {} if forwarded_by is None else {
+            "forward_type": ForwardType.MANUAL_FORWARD,
+            "forward_agent": ForwardAgent(ip=forwarded_by.ip, port=forwarded_by.port)}
         for attempt in (1, 2):
             key = self._public_key(agent, refresh=attempt == 2)
             url = httpx.URL(f"http://{agent.ip}:{agent.port}{path}")
             target = url.raw_path.decode("ascii")
-            built = RequestBuilder(key, ClientStyle.AGENT).build(target, plaintext, token=token, password=password)
+            built = RequestBuilder(key, ClientStyle.AGENT).build(target, plaintext, token=token, password=password,
+                                                                 **forward)
             headers = dict(built.headers)
+            if trace_id:
+                headers[TRACE_HEADER] = trace_id
             if plaintext is not None:
                 headers["Content-Type"] = JSON
             try:

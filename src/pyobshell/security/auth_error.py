@@ -76,6 +76,10 @@ class AuthError(ObshellError):
         message = code.template.format(*args) if "{}" in code.template else code.template
         super().__init__(code, message, headers=headers)
         self.failure = failure
+        # What the refused request claimed, for the audit trail (never the credential itself):
+        # the credential kind (an AuthKind value) once the header was read, and a session's hash.
+        self.claimed_kind = ""
+        self.session_hash = ""
 
     def __repr__(self) -> str:
         return f"AuthError({self.failure.name})"

@@ -27,6 +27,7 @@ should treat an empty body as ``{}`` exactly as obshell does.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -164,12 +165,17 @@ class RequestVerifier:
             raise AuthError(AuthFailure.REPLAYED)
 
         kind = self._credential_kind(header, used_agent_header, allowed)
-        if kind not in allowed:
-            raise AuthError(_kind_refusal(kind, allowed))
-        self._check_credential(kind, header, client_address)
-
-        keys = _aes_keys_or_none(header.keys)
-        plaintext = _decrypt_body(keys, body) if body_encrypted else body
+        try:
+            if kind not in allowed:
+                raise AuthError(_kind_refusal(kind, allowed))
+            self._check_credential(kind, header, client_address)
+            keys = _aes_keys_or_none(header.keys)
+            plaintext = _decrypt_body(keys, body) if body_encrypted else body
+        except AuthError as err:
+            err.claimed_kind = kind.value
+            if kind is AuthKind.SESSION:
+                err.session_hash = hashlib.sha256(header.session_id.encode("utf-8", "surrogateescape")).hexdigest()
+            raise
         return VerifiedRequest(kind=kind, header=header, body=plaintext, keys=keys)
 
     def _decrypt_header(self, value: str) -> tuple[bytes, RequestHeader]:
