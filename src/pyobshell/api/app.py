@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pyobshell import __version__
 from pyobshell.api.routes import agent, ob, package, rpc, session, task, upgrade
 from pyobshell.api.auth_middleware import AuthMiddleware
+from pyobshell.api.console import install_console
 from pyobshell.api.errors import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
 from pyobshell.api.openapi import install_openapi
@@ -64,4 +65,5 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(ob.router)
     app.include_router(session.router)
     install_openapi(app)
+    install_console(app)
     return app
