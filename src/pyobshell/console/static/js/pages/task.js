@@ -19,7 +19,11 @@ function taskLines(task) {
 }
 
 function progressView(dag, now) {
+  const pause = pauseOf(dag);
   const rows = sections(dag).map((section) => {
+    const waiting = pause && pause.in_effect && section.state !== "FAILED"
+      && section.nodes.some((x) => x.stage === dag.stage && x.node.state === "PENDING");
+    const shown = waiting ? "PAUSED" : section.state;
     const running = section.nodes.find((x) => x.node.state === "RUNNING" || x.node.state === "FAILED")
       || section.nodes.find((x) => x.node.state !== "SUCCEED");
     const done = section.nodes.filter((x) => x.node.state === "SUCCEED").length;
@@ -27,11 +31,11 @@ function progressView(dag, now) {
     const ends = section.nodes.map((x) => x.node.end_time);
     const seconds = section.state === "PENDING" ? null
       : elapsed(starts.find((t) => elapsed(t, t) !== null), section.state === "SUCCEED" ? ends[ends.length - 1] : null, now);
-    return h("tr", { "data-section": section.name, "data-state": section.state },
-      h("th", { scope: "row" }, section.name), h("td", {}, stateTag(section.state)),
+    return h("tr", { "data-section": section.name, "data-state": shown },
+      h("th", { scope: "row" }, section.name), h("td", {}, stateTag(shown)),
       h("td", { class: "num" }, `${done}/${section.nodes.length}`),
       h("td", {}, h("span", { class: "chips" }, section.nodes.map((x) => h("span", {
-        class: `chip state-${x.node.state}`, title: `${x.stage}. ${x.node.name}: ${x.node.state}` })))),
+        class: `chip state-${x.node.state}`, "data-node": x.node.name, "data-state": x.node.state, title: `${x.stage}. ${x.node.name}: ${x.node.state}` })))),
       h("td", {}, running && section.state !== "SUCCEED" ? `${running.stage}. ${running.node.name}` : ""),
       h("td", { class: "num" }, formatSeconds(seconds)));
   });
