@@ -152,7 +152,7 @@ def test_upload_plan_and_a_rolling_upgrade_paused_after_zone1(page, rig: Rig, ur
     expect()(page.locator("#probe-ok")).to_be_visible(timeout=30_000)
     assert page.locator("#chart-success path").count() == 1
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "task-page.png"))
+    page.screenshot(path=str(ARTIFACTS / "task-page.png"), full_page=True)
     if DOCS_SCREENSHOT:
         shutil.copyfile(ARTIFACTS / "task-page.png", Path(DOCS_SCREENSHOT))
 

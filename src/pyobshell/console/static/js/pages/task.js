@@ -36,7 +36,8 @@ function progressView(dag, now) {
       h("td", { class: "num" }, `${done}/${section.nodes.length}`),
       h("td", {}, h("span", { class: "chips" }, section.nodes.map((x) => h("span", {
         class: `chip state-${x.node.state}`, "data-node": x.node.name, "data-state": x.node.state, title: `${x.stage}. ${x.node.name}: ${x.node.state}` })))),
-      h("td", {}, running && section.state !== "SUCCEED" ? `${running.stage}. ${running.node.name}` : ""),
+      h("td", {}, running && section.state !== "SUCCEED" && section.state !== "PENDING"
+        ? `${running.stage}. ${running.node.name}` : ""),
       h("td", { class: "num" }, formatSeconds(seconds)));
   });
   return h("table", { id: "progress" },
@@ -157,7 +158,8 @@ export async function render(ctx, main, params) {
     const pause = pauseOf(dag);
     replace(pauseBox, pause ? h("div", { class: "notice", id: "pause-notice" },
       h("strong", {}, pause.in_effect ? "Paused: " : "Pausing (the running step finishes): "), pause.reason,
-      pause.gate ? ` — gate: ${pause.gate}` : "", ". RESUME goes on.") : null);
+      pause.gate && !String(pause.reason).includes(pause.gate) ? ` (gate: ${pause.gate})` : "",
+      ". RESUME goes on.") : null);
     renderOperators();
     replace(failureBox, failureView(dag));
     replace(progressBox, progressView(dag, now));
