@@ -71,6 +71,7 @@ function placeError(error) {
   const rest = [];
   const put = (name, message) => (placed[name] = placed[name] || []).push(message);
   const fieldOf = (path) => {
+    if (path === "slo") return "slo.max_error_rate"; // the SLO as a whole (e.g. no bound given)
     const parts = String(path || "").split(".");
     const two = parts.slice(0, 2).join(".");
     return FORM_FIELDS.includes(two) ? two : FORM_FIELDS.includes(parts[0]) ? parts[0] : null;
