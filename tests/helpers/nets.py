@@ -24,6 +24,7 @@ MANUAL_UPGRADE, MANUAL_FAILURES = 201, 202
 SIM_LOG_STREAMS, HANDOVER_UPGRADE, HANDOVER_STUCK, PROBE_SLOW_SQL = 111, 112, 113, 114
 SIGNED_FUZZING, SLOW_CLIENTS = 231, 232
 OPERATOR_GATES = 241
+CONSOLE = 251  # the web console's browser tests
 AUDIT = 252
 
 # Per-worker session clusters: 120 + worker index, up to 79 workers (nets 120..198).

@@ -12,6 +12,7 @@ from pyobshell import __version__
 from pyobshell.api.routes import agent, audit, ob, package, rpc, session, task, upgrade
 from pyobshell.api.audit_middleware import AuditMiddleware
 from pyobshell.api.auth_middleware import AuthMiddleware
+from pyobshell.api.console import install_console
 from pyobshell.api.errors import install_error_handlers
 from pyobshell.api.middleware import EnvelopeMiddleware
 from pyobshell.api.openapi import install_openapi
@@ -70,4 +71,5 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(session.router)
     app.include_router(audit.router)
     install_openapi(app)
+    install_console(app)
     return app

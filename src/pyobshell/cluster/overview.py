@@ -8,7 +8,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pyobshell.cluster.agent_registry import AgentRecord, AgentRegistry
 from pyobshell.cluster.maintainer_election import MaintainerElection
-from pyobshell.ob import parameters, servers, zones
+from pyobshell.errors import ObshellError
+from pyobshell.ob import leaders, parameters, servers, zones
+from pyobshell.ob.leaders import LeaderViewError
 from pyobshell.ob.sql import Sql
 from pyobshell.versions import BuildVersion
 from pyobshell.wire.agent import AgentInfo
@@ -38,6 +40,19 @@ def _registered(registry: AgentRegistry | None) -> list[AgentRecord]:
         return []
 
 
+def leader_counts(sql: Sql) -> dict[str, int] | None:
+    """Log stream leaders by server ``ip:port``; None when the view cannot be read or trusted now."""
+    try:
+        found = leaders.ls_leaders(sql)
+    except (LeaderViewError, ObshellError) as exc:
+        log.info("leader counts left out of the overview: %s", exc)
+        return None
+    counts: dict[str, int] = {}
+    for leader in found:
+        counts[leader.server] = counts.get(leader.server, 0) + 1
+    return counts
+
+
 def read_overview(sql: Sql, registry: AgentRegistry | None = None) -> ObInfo:
     """Blocking: servers, zones and the cluster's identity through root@sys, the registered agents."""
     agents = [AgentInstance(ip=r.ip, port=r.port, zone=r.zone, identity=r.identity, version=r.version)
@@ -45,13 +60,15 @@ def read_overview(sql: Sql, registry: AgentRegistry | None = None) -> ObInfo:
     agent_port = {a.ip: a.port for a in agents}
     topology: dict[str, list[ServerConfig]] = {}
     builds = []
+    counts = leader_counts(sql)
     for row in servers.servers(sql):
         build = str(row["BUILD_VERSION"] or "")
         builds.append(build)
         topology.setdefault(str(row["ZONE"]), []).append(ServerConfig(
             svr_ip=str(row["SVR_IP"]), svr_port=int(row["SVR_PORT"]), sql_port=int(row["SQL_PORT"]),
             agent_port=agent_port.get(str(row["SVR_IP"]), 0), with_rootserver=str(row["WITH_ROOTSERVER"]),
-            status=str(row["STATUS"]), build_version=build))
+            status=str(row["STATUS"]), build_version=build, in_service=servers.in_service(row),
+            leader_count=None if counts is None else counts.get(f"{row['SVR_IP']}:{int(row['SVR_PORT'])}", 0)))
     identity = parameters.cluster_identity(sql)
     cluster_id = identity.get("cluster_id", "0")
     config = ClusterConfig(id=int(cluster_id) if cluster_id.isdigit() else 0, name=identity.get("cluster", ""),

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from pyobshell.ob.sql import Row, Sql, count
 
-_OVERVIEW = ("SELECT SVR_IP, SVR_PORT, SQL_PORT, ZONE, WITH_ROOTSERVER, STATUS, BUILD_VERSION "
-             "FROM oceanbase.DBA_OB_SERVERS ORDER BY ZONE, SVR_IP, SVR_PORT")
+_OVERVIEW = ("SELECT SVR_IP, SVR_PORT, SQL_PORT, ZONE, WITH_ROOTSERVER, STATUS, BUILD_VERSION, "
+             "START_SERVICE_TIME, STOP_TIME FROM oceanbase.DBA_OB_SERVERS ORDER BY ZONE, SVR_IP, SVR_PORT")
 
 
 def servers(sql: Sql) -> list[Row]:
-    """Every server: SVR_IP, SVR_PORT, SQL_PORT, ZONE, WITH_ROOTSERVER, STATUS, BUILD_VERSION."""
+    """Every server: SVR_IP, SVR_PORT, SQL_PORT, ZONE, WITH_ROOTSERVER, STATUS, BUILD_VERSION,
+    START_SERVICE_TIME, STOP_TIME."""
     return sql.query(_OVERVIEW)
+
+
+def in_service(row: Row) -> bool:
+    """A row of :func:`servers`: ACTIVE, started its service and not stopped."""
+    return (str(row["STATUS"]).upper() == "ACTIVE" and row["START_SERVICE_TIME"] is not None
+            and row["STOP_TIME"] is None)
 
 
 def build_by_sql_address(sql: Sql, ip: str, sql_port: int) -> str | None:

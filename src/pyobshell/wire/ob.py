@@ -24,6 +24,9 @@ class ServerConfig(BaseModel):
     with_rootserver: str
     status: str
     build_version: str
+    in_service: bool | None = Field(default=None, description="pyobshell: ACTIVE, in service and not stopped")
+    leader_count: int | None = Field(
+        default=None, description="pyobshell: log stream leaders it holds, every tenant (null: not readable now)")
 
 
 class ClusterConfig(BaseModel):
