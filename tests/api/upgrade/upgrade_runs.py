@@ -68,15 +68,17 @@ def wait_finished(api: ObshellClient, gid: str, timeout: float = DAG_TIMEOUT_S) 
     return dag_detail(api, gid)
 
 
-def outline(dag: dict) -> list[tuple]:
-    """Each node's name and state, with the last log lines of the nodes that did not succeed."""
-    rows = []
+def outline(dag: dict) -> str:
+    """Each node's name and state, then the last log lines of the nodes that did not succeed.
+
+    A string, not a structure: pytest shows an assertion's message whole, but cuts a long
+    list's repr in the middle, which hid the failed step's logs in CI."""
+    rows = [f"{node['name']}: {node['state']}" for node in dag["nodes"] or []]
     for node in dag["nodes"] or []:
-        row: tuple = (node["name"], node["state"])
         if node["state"] != "SUCCEED":
-            row += ([line for task in node["sub_tasks"] or [] for line in (task["task_logs"] or [])[-2:]],)
-        rows.append(row)
-    return rows
+            lines = [line for task in node["sub_tasks"] or [] for line in (task["task_logs"] or [])[-6:]]
+            rows += [f"--- {node['name']} ({node['state']}):", *lines]
+    return "\n".join(rows)
 
 
 def failed_node(dag: dict) -> dict:
