@@ -47,9 +47,10 @@ def test_a_logout_names_the_session_by_its_hash_and_login_keeps_nothing() -> Non
 
 
 def test_an_upload_keeps_the_notes_of_its_file_and_a_delete_its_id() -> None:
-    notes = {"filename": "oceanbase-ce.rpm", "size": 12, "sha256": "ab" * 32, "keys": SECRETS[3]}
+    notes = {"filename": "oceanbase-ce.rpm", "size": 12, "sha256": "ab" * 32, "signer": "unsigned",
+             "keys": SECRETS[3]}
     assert summarize("/api/v1/package", None, notes=notes) == {"filename": "oceanbase-ce.rpm", "size": 12,
-                                                              "sha256": "ab" * 32}
+                                                              "sha256": "ab" * 32, "signer": "unsigned"}
     assert summarize("/api/v1/upgrade/package/{pkg_id}", None, {"pkg_id": "3"}) == {"pkg_id": "3"}
 
 

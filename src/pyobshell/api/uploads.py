@@ -273,8 +273,10 @@ async def receive_package(request: Request, store: PackageStore, settings: Uploa
     try:
         await anyio.to_thread.run_sync(verify_file_digest, request, security, received.sha256)
         shown_as = Path(received.filename).name[:200] or "uploaded file"
-        return await anyio.to_thread.run_sync(
+        stored = await anyio.to_thread.run_sync(
             functools.partial(store.add, received.path, received.sha256, shown_as=shown_as, keyring=keyring))
+        note(request.scope, signer=stored.signature.summary)  # the audit names who signed what was installed
+        return stored
     finally:
         await anyio.to_thread.run_sync(received.remove)
 

@@ -21,7 +21,7 @@ UPGRADE_FIELDS = ("version", "release", "mode", "upgradeDir", "freeze_server", "
 SLO_FIELDS = ("max_error_rate", "max_p99_ms", "window_s")
 CHECK_FIELDS = ("version", "release", "upgradeDir")
 OPERATOR_FIELDS = ("operator",)
-UPLOAD_NOTES = ("filename", "size", "sha256")
+UPLOAD_NOTES = ("filename", "size", "sha256", "signer")
 
 # route template -> the body fields kept
 BODY_FIELDS: dict[str, tuple[str, ...]] = {

@@ -16,6 +16,11 @@ from pyobshell.agent.config import AgentStartError
 from pyobshell.agent.wiring import check_package_settings
 from pyobshell.api import dependencies
 from pyobshell.api.dependencies import UploadSettings
+from pyobshell.audit.journal import AuditJournal
+from pyobshell.audit.query import AuditQuery
+from pyobshell.audit.store import AuditStore
+from pyobshell.audit.trail import AuditTrail
+from pyobshell.engine.store import make_engine
 from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.sim.rpm_writer import RpmFileEntry
 from pyobshell.upgrade.packages.keyring import KEYRING_ENV
@@ -77,6 +82,28 @@ def test_a_signed_package_is_accepted_and_its_signer_is_listed_and_planned(agent
         assert planned[name]["signer"] == verified
         assert planned[name]["signature"] == {"state": "verified", "key_id": signing_key.signing_key_id,
                                               "fingerprint": signing_key.fingerprint, "user_id": signing_key.user_id}
+
+
+def test_the_audit_records_each_uploaded_package_with_its_sha256_and_signer(app, agent, tmp_path, signing_key,
+                                                                            keyring_file):
+    engine = make_engine(f"sqlite:///{tmp_path / 'ocs.db'}")
+    trail = AuditTrail(AuditStore(lambda: engine), AuditJournal.in_log_dir(tmp_path / "log"))
+    app.state.agent.audit = trail
+    try:
+        ce, _ = packages.build_pair(tmp_path / "rpms", sign_key=signing_key.secret_file)
+        agent.upload_package(ce)
+        unsigned, _ = packages.build_pair(tmp_path / "plain")
+        refusal(agent, unsigned)
+        assert trail.flush(10)
+        uploads = [r for r in trail.read(AuditQuery()) if r.route == "/api/v1/package"]
+    finally:
+        trail.close()
+        engine.dispose()
+    refused, accepted = uploads  # newest first
+    assert accepted.status == 200 and accepted.summary["sha256"] == hashlib.sha256(ce.read_bytes()).hexdigest()
+    assert accepted.summary["signer"] == f'key {signing_key.signing_key_id} "{signing_key.user_id}" (verified)'
+    assert refused.status == 400 and refused.err_code and "signer" not in refused.summary
+    assert refused.summary["sha256"] == hashlib.sha256(unsigned.read_bytes()).hexdigest()
 
 
 def test_without_a_keyring_unsigned_packages_are_accepted_and_the_plan_says_unsigned(agent, tmp_path):
