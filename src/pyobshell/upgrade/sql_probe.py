@@ -2,7 +2,9 @@
 
 On the maintainer, for as long as an upgrade DAG runs, a thread sends a small read and a small
 write (:mod:`pyobshell.ob.probe_sql`) through one observer of every ACTIVE zone, several
-times a second, and files each answer by DAG stage and zone (:mod:`.probe_stats`). The report
+times a second, and files each answer by DAG stage and zone (:mod:`.probe_stats`). Each zone is
+probed on its own worker: a slow observer delays its own zone's samples, never the others', as
+a client of one zone is not slowed by another zone. The report
 is saved about once a second (:mod:`.probe_store`): ``GET /api/v1/ob/upgrade/probe``, the
 DAG's ``additional_data.sqlProbe`` and the CLI's live view show it.
 
@@ -14,10 +16,13 @@ DAG is still probed: an operator deciding whether to RESUME sees what clients se
 
 from __future__ import annotations
 
+import itertools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 ROUND_S = 0.25  # four rounds a second, each a read and a write per zone
 SAVE_EVERY_S = 1.0
 WATCH_EVERY_S = 0.5
+MAX_PARALLEL_ZONES = 16  # workers; more zones than that wait their turn, none is skipped
 
 
 @dataclass(frozen=True)
@@ -64,14 +70,19 @@ PauseDag = Callable[[int, str], bool]
 
 
 class ProbeRun:
-    """One DAG's sampling: targets refreshed every round, one pool per observer."""
+    """One DAG's sampling: targets refreshed every round, one pool and one pair of statements in
+    flight per observer. The workers hand their samples back; only the probe's own thread files
+    them (:meth:`collect`), so the figures need no lock."""
 
     def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]], stats: ProbeStats):
         self.cluster = cluster  # the agent's own SQL: where the targets are read
         self.credentials = credentials  # (user, password) of root@sys
         self.stats = stats
         self._pools: dict[str, ObConnectionPool] = {}
-        self._counter = 0
+        self._in_flight: dict[str, Future[None]] = {}
+        self._workers = ThreadPoolExecutor(MAX_PARALLEL_ZONES, thread_name_prefix="pyobshell-sql-probe-zone")
+        self._finished: queue.SimpleQueue[tuple[Sample, int, str]] = queue.SimpleQueue()
+        self._counter = itertools.count(1)
         self._table_ready = False
 
     def _pool(self, target: ProbeTarget) -> ObConnectionPool:
@@ -86,6 +97,8 @@ class ProbeRun:
         return pool
 
     def round(self, stage: int, stage_name: str) -> None:
+        """Start a write and a read through every probed observer whose last pair has answered,
+        then file every sample answered so far."""
         try:
             targets = probe_sql.probe_targets(self.cluster)
             if not self._table_ready:
@@ -94,13 +107,29 @@ class ProbeRun:
         except ObshellError as exc:
             log.info("SQL probe: cannot read which observers serve (%s); next round tries again", exc.message)
             return
+        finally:
+            self.collect()
         self._forget_all_but({target.address for target in targets})
         for target in targets:
-            self._counter += 1
-            pool = self._pool(target)
-            self._sample(target, "write", stage, stage_name,
-                         lambda: probe_sql.write_probe(pool, target.zone, self._counter, time.time_ns() // 1000))
-            self._sample(target, "read", stage, stage_name, lambda: probe_sql.read_probe(pool, target.zone))
+            pending = self._in_flight.get(target.address)
+            if pending is not None and not pending.done():
+                continue  # its observer is slow: that zone's next pair starts when this one answers
+            self._in_flight[target.address] = self._workers.submit(
+                self._pair, target, self._pool(target), stage, stage_name)
+
+    def collect(self) -> None:
+        while True:
+            try:
+                sample, stage, stage_name = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            self.stats.add(sample, stage, stage_name)
+
+    def _pair(self, target: ProbeTarget, pool: ObConnectionPool, stage: int, stage_name: str) -> None:
+        counter = next(self._counter)
+        self._sample(target, "write", stage, stage_name,
+                     lambda: probe_sql.write_probe(pool, target.zone, counter, time.time_ns() // 1000))
+        self._sample(target, "read", stage, stage_name, lambda: probe_sql.read_probe(pool, target.zone))
 
     def _sample(self, target: ProbeTarget, kind: str, stage: int, stage_name: str, statement: Callable[[], object]) -> None:
         at, started = time.time(), time.perf_counter()
@@ -117,7 +146,7 @@ class ProbeRun:
             sample = Sample(at, target.zone, target.address, kind, False, 1000 * (time.perf_counter() - started),
                             exc.message)
             log.info("SQL probe: %s through %s (%s) failed: %s", kind, target.address, target.zone, exc.message)
-        self.stats.add(sample, stage, stage_name)
+        self._finished.put((sample, stage, stage_name))
 
     def _still_probed(self, target: ProbeTarget) -> bool:
         try:
@@ -129,9 +158,13 @@ class ProbeRun:
         """Drop the connections to observers no longer probed: when one comes back (restarted),
         the probe connects afresh, as OBProxy would, instead of reusing a dead process's socket."""
         for address in [a for a in self._pools if a not in addresses]:
-            self._pools.pop(address).close()
+            self._in_flight.pop(address, None)
+            self._pools.pop(address).close()  # a pair still out returns its connection closed
 
     def close(self) -> None:
+        """Wait for the pairs still out (each bounded by the pools' timeouts), file them, close."""
+        self._workers.shutdown(wait=True)
+        self.collect()
         self._forget_all_but(set())
 
 
