@@ -61,15 +61,23 @@ def running_dag(dag: DagDetailDTO) -> RunningDag:
 
 SloOf = Callable[[int], SloParam | None]
 PauseDag = Callable[[int, str], bool]
+SampleObserver = Callable[[Sample], None]
+"""Hears of every counted sample (the agent's metrics); must be quick and never raise."""
+
+
+def _ignore(_sample: Sample) -> None:
+    return None
 
 
 class ProbeRun:
     """One DAG's sampling: targets refreshed every round, one pool per observer."""
 
-    def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]], stats: ProbeStats):
+    def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]], stats: ProbeStats,
+                 on_sample: SampleObserver = _ignore):
         self.cluster = cluster  # the agent's own SQL: where the targets are read
         self.credentials = credentials  # (user, password) of root@sys
         self.stats = stats
+        self.on_sample = on_sample
         self._pools: dict[str, ObConnectionPool] = {}
         self._counter = 0
         self._table_ready = False
@@ -118,6 +126,7 @@ class ProbeRun:
                             exc.message)
             log.info("SQL probe: %s through %s (%s) failed: %s", kind, target.address, target.zone, exc.message)
         self.stats.add(sample, stage, stage_name)
+        self.on_sample(sample)
 
     def _still_probed(self, target: ProbeTarget) -> bool:
         try:
@@ -141,8 +150,10 @@ class SqlProbe:
     def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]],
                  current_dag: Callable[[], DagDetailDTO | None], is_maintainer: Callable[[], bool],
                  save: Callable[[dict], None], load: Callable[[int], dict | None] = lambda dag_id: None,
-                 slo_of: SloOf = lambda dag_id: None, pause: PauseDag = lambda dag_id, reason: False):
-        """``slo_of``: the SLO bounds a DAG was started with; ``pause``: pause it (the guard)."""
+                 slo_of: SloOf = lambda dag_id: None, pause: PauseDag = lambda dag_id, reason: False,
+                 on_sample: SampleObserver = _ignore):
+        """``slo_of``: the SLO bounds a DAG was started with; ``pause``: pause it (the guard);
+        ``on_sample``: told of every sample counted."""
         self.cluster = cluster
         self.credentials = credentials
         self.current_dag = current_dag  # the latest maintenance DAG with its nodes, None without one
@@ -151,6 +162,7 @@ class SqlProbe:
         self.load = load
         self.slo_of = slo_of
         self.pause_dag = pause
+        self.on_sample = on_sample
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats: dict[int, ProbeStats] = {}
@@ -193,7 +205,7 @@ class SqlProbe:
 
     def _probe(self, watched: RunningDag) -> None:
         stats = self._stats_for(watched.dag_id)
-        run = ProbeRun(self.cluster, self.credentials, stats)
+        run = ProbeRun(self.cluster, self.credentials, stats, self.on_sample)
         log.info("SQL probe: upgrade DAG %d runs; probing every ACTIVE zone every %.2f s", watched.dag_id, ROUND_S)
         saved_at = 0.0
         slo, slo_known = self._slo(watched.dag_id)
