@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from pyobshell.api.app import create_app
 from pyobshell.api.state import AgentState
 from pyobshell.client import ObshellApiError, ObshellClient
-from pyobshell.metrics import AgentMetrics
+from pyobshell.metrics import AgentMetrics, configured_token
 from pyobshell.security.agent_security import AgentSecurity
 from pyobshell.security.keypair import AgentKeyPair
 from pyobshell.security.lockout import LockoutPolicy
@@ -75,7 +75,6 @@ def test_with_a_token_a_scrape_without_it_is_401_in_the_envelope(tmp_path: Path,
 
 
 def test_the_token_is_read_from_the_environment() -> None:
-    from pyobshell.metrics import configured_token
     assert configured_token({}) is None and configured_token({"PYOBSHELL_METRICS_TOKEN": "  "}) is None
     assert configured_token({"PYOBSHELL_METRICS_TOKEN": TOKEN}) == TOKEN
 
