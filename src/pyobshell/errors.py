@@ -86,6 +86,10 @@ COMMON_UNEXPECTED = _code("Common.Unexpected", X, "Unexpected error: {}")
 MYSQL_ERROR = _code("MySQL.Error", B, "{}")
 DATABASE_UNAVAILABLE = _code("Common.DatabaseUnavailable", S, "The database cannot serve the request now: {}")
 
+# Metrics: ``/metrics`` with PYOBSHELL_METRICS_TOKEN set and no (or a wrong) bearer token. The
+# other credential refusals are ``security.auth_error.AuthFailure``: they come from obshell's header.
+METRICS_TOKEN_INCORRECT = _code("Security.Authentication.Metrics.IncorrectToken", U, "Unauthorized: {}")
+
 # Task engine
 TASK_NOT_FOUND = _code("Task.NotFound", N, "Task not found: {}")
 TASK_GENERIC_ID_INVALID = _code("Task.GenericID.Invalid", B, "Invalid ID: {}")

@@ -24,6 +24,7 @@ from pyobshell.cluster.member import ClusterMember
 from pyobshell.cluster.settings import ClusterSettings, SettingsError
 from pyobshell.engine import AgentInfo, TaskEngine, TaskStore
 from pyobshell.errors import ObshellError
+from pyobshell.metrics import AgentMetrics, TaskFigures, configured_token, node_observer, sample_observer
 from pyobshell.ob.connection import ObConnectionPool, PoolOptions
 from pyobshell.ob.endpoints import ObserverEndpoints, SqlEndpoint
 from pyobshell.ob.monitor import ObStateMonitor
@@ -78,12 +79,14 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
         ob_monitor=ObStateMonitor(probe_pool, interval_s=config.ob_probe_interval_s),
         ob_pool=ObConnectionPool(target, endpoints=endpoints),
         request_timeouts=request_timeouts,
+        metrics=AgentMetrics(token=configured_token()),
     )
     key_pair = AgentKeyPair.load_or_create(config.home)  # made now rather than on the first request
     state.public_key = key_pair.public_key_b64
     state.security = build_security(config, target, state, key_pair)
     tasks = build_tasks(config, state, endpoints)
     state.tasks = tasks
+    install_metrics(state.metrics, tasks)
     state.peer_statuses = lambda: cluster_peer_statuses(tasks)
     state.audit = AuditTrail(AuditStore(lambda: tasks.cluster_engine),
                              AuditJournal.in_log_dir(AgentHome(config.home).log_dir), retention_days=audit_days)
@@ -120,9 +123,25 @@ def start_sql_probe(state: AgentState, tasks: AgentTasks, reports: ProbeReportSt
         return cluster.pause_dag(dag_id, reason) if cluster is not None else False
 
     probe = SqlProbe(pool, lambda: (pool.target.user, pool.target.password), current_dag, is_maintainer,
-                     reports.save, reports.load, slo_of, pause)
+                     reports.save, reports.load, slo_of, pause, on_sample=sample_observer(state.metrics))
     probe.start()
     return probe
+
+
+def install_metrics(metrics: AgentMetrics, tasks: AgentTasks) -> None:
+    """The figures read at scrape time from the stores open then, and node durations from the
+    local engine (the cluster member's are hooked when it is made, in ``build_tasks``)."""
+
+    def stores() -> dict[str, TaskStore]:
+        cluster = tasks.cluster_store
+        return {"local": tasks.local.store, **({"cluster": cluster} if cluster is not None else {})}
+
+    def is_maintainer() -> bool:
+        member = tasks.member()
+        return member is not None and member.is_maintainer
+
+    metrics.add_collector(TaskFigures(stores, is_maintainer))
+    tasks.local.node_observers.add(node_observer(metrics))
 
 
 class PackageStores:
@@ -205,7 +224,10 @@ def build_tasks(config: AgentConfig, state: AgentState, endpoints: ObserverEndpo
         record = AgentRecord(ip=config.ip, port=config.port, zone=state.observer.zone if state.observer else "",
                              version=state.version, home_path=str(config.home), identity=CLUSTER_AGENT,
                              public_key=state.public_key(), pid=state.pid, architecture=platform.machine())
-        return ClusterMember(local, cluster, record, config.home, settings, on_joined=became_cluster_agent)
+        member = ClusterMember(local, cluster, record, config.home, settings, on_joined=became_cluster_agent)
+        member.node_observers.add(node_observer(state.metrics))
+        member.coordinator.add_listener(state.metrics.maintainer_role)
+        return member
 
     try:
         tasks = AgentTasks.for_agent(AgentHome(config.home).store_path, owner, open_cluster,
@@ -243,6 +265,7 @@ def build_security(config: AgentConfig, target: ObserverTarget, state: AgentStat
 
     keeper = RootPasswordKeeper.for_observer(target, config.home, key_pair, on_change=password_changed)
     # No agent password can be set yet; a later set-password route passes its source here.
-    return AgentSecurity.for_agent(config.home, key_pair, keeper, sessions=sessions, settings=settings.verifier)
+    return AgentSecurity.for_agent(config.home, key_pair, keeper, sessions=sessions, settings=settings.verifier,
+                                   on_lockout=state.metrics.locked_out)
 
 

@@ -9,11 +9,12 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from pyobshell import __version__
-from pyobshell.api.routes import agent, audit, ob, package, rpc, session, task, upgrade
+from pyobshell.api.routes import agent, audit, metrics, ob, package, rpc, session, task, upgrade
 from pyobshell.api.audit_middleware import AuditMiddleware
 from pyobshell.api.auth_middleware import AuthMiddleware
 from pyobshell.api.console import install_console
 from pyobshell.api.errors import install_error_handlers
+from pyobshell.api.metrics_middleware import MetricsMiddleware
 from pyobshell.api.middleware import EnvelopeMiddleware
 from pyobshell.api.openapi import install_openapi
 from pyobshell.api.request_timeouts import BodyTimeoutMiddleware
@@ -61,7 +62,8 @@ def create_app(state: AgentState) -> FastAPI:
     app.add_middleware(AuthMiddleware)  # inside the envelope: refusals get a trace id
     app.add_middleware(AuditMiddleware)  # outside auth (sees its refusals), inside the envelope (trace id, 500s)
     app.add_middleware(EnvelopeMiddleware)
-    app.add_middleware(BodyTimeoutMiddleware, body_idle_s=state.request_timeouts.body_idle_s)  # outermost
+    app.add_middleware(BodyTimeoutMiddleware, body_idle_s=state.request_timeouts.body_idle_s)
+    app.add_middleware(MetricsMiddleware)  # outermost: counts and times every answer, 408s included
     app.include_router(agent.router)
     app.include_router(rpc.router)
     app.include_router(task.router)
@@ -70,6 +72,7 @@ def create_app(state: AgentState) -> FastAPI:
     app.include_router(ob.router)
     app.include_router(session.router)
     app.include_router(audit.router)
+    app.include_router(metrics.router)
     install_openapi(app)
     install_console(app)
     return app

@@ -30,6 +30,7 @@ from pyobshell.api.envelope import EnvelopeResponse, obshell_error_body
 from pyobshell.api.errors import is_enveloped_path
 from pyobshell.api.route_table import matching_route
 from pyobshell.errors import ErrorCode, ErrorKind, ObshellError
+from pyobshell.metrics import AgentMetrics
 from pyobshell.security.auth_error import AuthError, AuthFailure
 from pyobshell.security.request_verifier import ALL_KINDS, VerifiedRequest, has_auth_header
 
@@ -175,6 +176,9 @@ class AuthMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, err: ObshellError) -> None:
         log.info("%d for %s %s: %s", err.status, scope["method"], scope["path"], err.code)
         scope.setdefault("state", {})[REFUSAL_STATE_KEY] = err
+        metrics = _agent_metrics(scope)
+        if metrics is not None:
+            metrics.refused(err.code)
         response = EnvelopeResponse(Request(scope), err.status, error=obshell_error_body(err), headers=err.headers or None)
         await response(scope, receive, send)
 
@@ -201,6 +205,11 @@ class AuthMiddleware:
 
 def _route_count(app: object) -> int:
     return len(getattr(getattr(app, "router", None), "routes", ()))
+
+
+def _agent_metrics(scope: Scope) -> AgentMetrics | None:
+    agent = getattr(getattr(scope.get("app"), "state", None), "agent", None)
+    return getattr(agent, "metrics", None)
 
 
 def _agent_security(scope: Scope) -> AgentSecurity | None:

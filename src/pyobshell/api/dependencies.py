@@ -16,6 +16,7 @@ from pyobshell.audit.trail import AUDIT_UNAVAILABLE, AuditTrail
 from pyobshell.cluster.member import ClusterMember
 from pyobshell.engine import TaskServices
 from pyobshell.engine.codes import TASK_ENGINE_UNAVAILABLE
+from pyobshell.metrics import AgentMetrics
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.errors import OB_NOT_CONNECTED
 from pyobshell.security.agent_security import AgentSecurity
@@ -122,6 +123,10 @@ def audit_trail(request: Request) -> AuditTrail:
     return trail
 
 
+def agent_metrics(request: Request) -> AgentMetrics:
+    return agent_state(request).metrics
+
+
 def sys_sql(request: Request) -> ObConnectionPool:
     pool = agent_state(request).ob_pool
     if pool is None:
@@ -140,3 +145,4 @@ SecurityDep = Annotated[AgentSecurity | None, Depends(agent_security)]
 SessionsDep = Annotated[SessionStore, Depends(session_store)]
 AuditDep = Annotated[AuditTrail, Depends(audit_trail)]
 SysSqlDep = Annotated[ObConnectionPool, Depends(sys_sql)]
+MetricsDep = Annotated[AgentMetrics, Depends(agent_metrics)]

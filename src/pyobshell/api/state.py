@@ -25,6 +25,7 @@ from pyobshell.cluster.member import ClusterMember
 from pyobshell.cluster.overview import read_overview
 from pyobshell.cluster.peer_client import PeerReply
 from pyobshell.engine import TaskServices
+from pyobshell.metrics import AgentMetrics
 from pyobshell.errors import ErrorCode, ErrorKind
 from pyobshell.ob.connection import ObConnectionPool
 from pyobshell.ob.monitor import ObStateMonitor
@@ -118,6 +119,8 @@ class AgentState:
     audit: AuditTrail | None = None
     # How long a client may take over a request's head and between pieces of its body.
     request_timeouts: RequestTimeouts = field(default_factory=RequestTimeouts)
+    # The agent's Prometheus metrics (GET /metrics): its own registry, open unless given a token.
+    metrics: AgentMetrics = field(default_factory=AgentMetrics)
 
     @property
     def agent(self) -> AgentInfoWithIdentity:

@@ -37,6 +37,7 @@ from pyobshell.engine.advance import DagAdvancer
 from pyobshell.engine.runner import TaskEngine
 from pyobshell.engine.logs import CLUSTER_SCHEDULER_TRACE
 from pyobshell.engine.model import AgentInfo
+from pyobshell.engine.observers import NodeObservers
 from pyobshell.engine.scheduler import Scheduler
 from pyobshell.engine.store import TaskStore
 
@@ -76,6 +77,11 @@ class ClusterMember:
     @property
     def is_maintainer(self) -> bool:
         return self.coordinator.is_maintainer
+
+    @property
+    def node_observers(self) -> NodeObservers:
+        """Told of every cluster DAG node this agent's scheduler finishes (while it is the maintainer)."""
+        return self.scheduler.advancer.node_observers
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:

@@ -23,6 +23,7 @@ from pyobshell.engine.model import (
     Operator,
     State,
 )
+from pyobshell.engine.observers import FinishedNode, NodeObservers, node_seconds
 from pyobshell.engine.rows import DagRow, NodeRow, SubTaskRow, is_after, utcnow
 from pyobshell.engine.store import TaskStore
 from pyobshell.errors import NODE_OPERATOR_NOT_SUPPORT
@@ -72,6 +73,7 @@ class _Pass:
     cancel: list[SubTaskRow] = field(default_factory=list)
     interrupt: list[SubTaskRow] = field(default_factory=list)
     finished_tasks: dict[int, list[SubTaskRow]] = field(default_factory=dict)  # by stage
+    finished_nodes: list[FinishedNode] = field(default_factory=list)  # told to observers after commit
 
 
 @dataclass
@@ -86,6 +88,7 @@ class DagAdvancer:
         self.store = store
         self.dispatcher = dispatcher
         self.log = engine_logger(__name__, trace_id)
+        self.node_observers = NodeObservers()
 
     def advance_all(self) -> bool:
         """One pass over the unfinished DAGs; True when any row changed (worth another pass)."""
@@ -116,6 +119,7 @@ class DagAdvancer:
             self.dispatcher.cancel(task)
         for task in step.interrupt:
             self.dispatcher.interrupt(task)
+        self.node_observers.notify(step.finished_nodes)
         return step.changed
 
     # -- DAG ------------------------------------------------------------------------------
@@ -213,6 +217,8 @@ class DagAdvancer:
             if not self.store.node_finish(conn, node, state):
                 return _NodeOutcome()
             step.changed = True
+            step.finished_nodes.append(FinishedNode(node.dag_id, node.name, state,
+                                                    node_seconds(node.start_time, node.end_time)))
             self.log.info("node %d %r %s", node.id, node.name, state.name, extra={"task_id": node.id})
         return outcome
 

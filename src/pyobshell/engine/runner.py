@@ -22,6 +22,7 @@ from pyobshell.engine.context import TaskContext
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.engine.executor import Executor
 from pyobshell.engine.logs import CLUSTER_SCHEDULER_TRACE, LOCAL_SCHEDULER_TRACE, engine_logger
+from pyobshell.engine.observers import NodeObservers
 from pyobshell.engine.scheduler import Scheduler
 from pyobshell.engine.service import TaskService
 from pyobshell.engine.store import TaskStore
@@ -62,6 +63,11 @@ class TaskEngine:
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def node_observers(self) -> NodeObservers:
+        """Told of every node this engine's scheduler finishes (see ``engine.observers``)."""
+        return self.scheduler.advancer.node_observers
 
     def wake(self) -> None:
         self.scheduler.wake()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError, InvalidRequestError, OperationalError, SQLAlchemyError
 
 from pyobshell.engine import maintenance
@@ -228,6 +228,12 @@ class TaskStore:
         if unfinished_only:
             query = query.where(d.c.is_finished.is_(False))
         return [DagRow.from_mapping(r._mapping) for r in conn.execute(query)]
+
+    def dag_state_counts(self, conn: Connection) -> dict[State, int]:
+        """How many DAGs are in each stored state (one grouped query: what a metrics scrape reads)."""
+        d = self.tables.dag
+        rows = conn.execute(select(d.c.state, func.count()).group_by(d.c.state))
+        return {State(int(state)): int(count) for state, count in rows}
 
     def latest_maintenance_dag(self, conn: Connection) -> DagRow | None:
         d = self.tables.dag

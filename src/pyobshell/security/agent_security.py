@@ -108,6 +108,7 @@ class AgentSecurity:
         lockout_policy: LockoutPolicy = LockoutPolicy(),
         settings: VerifierSettings = VerifierSettings(),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        on_lockout: Callable[[str], None] | None = None,
     ) -> "AgentSecurity":
         """Wire a verifier. The root check is ``root_password.check`` unless ``root_check`` is given."""
         if root_check is None:
@@ -119,7 +120,7 @@ class AgentSecurity:
             CredentialChecks(root_check, agent_password),
             clock=clock,
             replay_cache=ReplayCache(clock=clock),
-            lockout=LockoutTracker(lockout_policy, clock=clock),
+            lockout=LockoutTracker(lockout_policy, clock=clock, on_lockout=on_lockout),
             token_checker=token_checker,
             session_checker=sessions.check if sessions is not None else None,
             settings=settings,
@@ -131,10 +132,11 @@ class AgentSecurity:
         cls, home: Path, key_pair: AgentKeyPair, root_password: RootPassword, *,
         sessions: SessionStore | None = None, settings: VerifierSettings = VerifierSettings(),
         agent_password: AgentPasswordSource = no_agent_password,
+        on_lockout: Callable[[str], None] | None = None,
     ) -> "AgentSecurity":
         """The production wiring: real root login, the stored cluster token, default limits."""
         AgentToken.load_or_create(home)  # the first agent of a cluster creates it
         return cls.create(
             key_pair, root_password=root_password, agent_password=agent_password, token_checker=StoredAgentToken(home),
-            sessions=sessions, settings=settings,
+            sessions=sessions, settings=settings, on_lockout=on_lockout,
         )

@@ -22,6 +22,7 @@ import hmac
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyobshell.security.clock import Clock, system_clock
@@ -53,11 +54,14 @@ def fingerprint(kind: str, candidate: str) -> bytes:
 
 
 class LockoutTracker:
-    """Thread-safe failure counts and locks per client address."""
+    """Thread-safe failure counts and locks per client address. ``on_lockout`` hears of each
+    address as it becomes locked (a figure for the agent's metrics), outside the tracker's lock."""
 
-    def __init__(self, policy: LockoutPolicy = LockoutPolicy(), clock: Clock = system_clock):
+    def __init__(self, policy: LockoutPolicy = LockoutPolicy(), clock: Clock = system_clock,
+                 on_lockout: Callable[[str], None] | None = None):
         self.policy = policy
         self._clock = clock
+        self._on_lockout = on_lockout
         self._states: OrderedDict[str, _AddressState] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -77,6 +81,7 @@ class LockoutTracker:
 
     def record_failure(self, address: str, credential: bytes = b"") -> bool:
         """Count one wrong credential (its :func:`fingerprint`); True if the address is now locked."""
+        newly_locked = False
         with self._lock:
             now = self._clock()
             state = self._states.pop(address, None) or _AddressState()
@@ -84,10 +89,14 @@ class LockoutTracker:
             state.failures = {fp: t for fp, t in state.failures.items() if t > now - self.policy.window}
             state.failures[credential] = now
             if len(state.failures) >= self.policy.max_failures:
+                newly_locked = state.locked_until <= now
                 state.locked_until = now + self.policy.lock_seconds
                 state.failures.clear()
             self._evict(now)
-            return state.locked_until > now
+            locked = state.locked_until > now
+        if newly_locked and locked and self._on_lockout is not None:
+            self._on_lockout(address)
+        return locked
 
     def record_success(self, address: str) -> None:
         with self._lock:

@@ -67,6 +67,12 @@ def running_dag(dag: DagDetailDTO) -> RunningDag:
 
 SloOf = Callable[[int], SloParam | None]
 PauseDag = Callable[[int, str], bool]
+SampleObserver = Callable[[Sample], None]
+"""Hears of every counted sample (the agent's metrics); must be quick and never raise."""
+
+
+def _ignore(_sample: Sample) -> None:
+    return None
 
 
 class ProbeRun:
@@ -74,10 +80,12 @@ class ProbeRun:
     flight per observer. The workers hand their samples back; only the probe's own thread files
     them (:meth:`collect`), so the figures need no lock."""
 
-    def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]], stats: ProbeStats):
+    def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]], stats: ProbeStats,
+                 on_sample: SampleObserver = _ignore):
         self.cluster = cluster  # the agent's own SQL: where the targets are read
         self.credentials = credentials  # (user, password) of root@sys
         self.stats = stats
+        self.on_sample = on_sample
         self._pools: dict[str, ObConnectionPool] = {}
         self._in_flight: dict[str, Future[None]] = {}
         self._workers = ThreadPoolExecutor(MAX_PARALLEL_ZONES, thread_name_prefix="pyobshell-sql-probe-zone")
@@ -124,6 +132,7 @@ class ProbeRun:
             except queue.Empty:
                 return
             self.stats.add(sample, stage, stage_name)
+            self.on_sample(sample)
 
     def _pair(self, target: ProbeTarget, pool: ObConnectionPool, stage: int, stage_name: str) -> None:
         counter = next(self._counter)
@@ -174,8 +183,10 @@ class SqlProbe:
     def __init__(self, cluster: Sql, credentials: Callable[[], tuple[str, str]],
                  current_dag: Callable[[], DagDetailDTO | None], is_maintainer: Callable[[], bool],
                  save: Callable[[dict], None], load: Callable[[int], dict | None] = lambda dag_id: None,
-                 slo_of: SloOf = lambda dag_id: None, pause: PauseDag = lambda dag_id, reason: False):
-        """``slo_of``: the SLO bounds a DAG was started with; ``pause``: pause it (the guard)."""
+                 slo_of: SloOf = lambda dag_id: None, pause: PauseDag = lambda dag_id, reason: False,
+                 on_sample: SampleObserver = _ignore):
+        """``slo_of``: the SLO bounds a DAG was started with; ``pause``: pause it (the guard);
+        ``on_sample``: told of every sample counted."""
         self.cluster = cluster
         self.credentials = credentials
         self.current_dag = current_dag  # the latest maintenance DAG with its nodes, None without one
@@ -184,6 +195,7 @@ class SqlProbe:
         self.load = load
         self.slo_of = slo_of
         self.pause_dag = pause
+        self.on_sample = on_sample
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats: dict[int, ProbeStats] = {}
@@ -226,7 +238,7 @@ class SqlProbe:
 
     def _probe(self, watched: RunningDag) -> None:
         stats = self._stats_for(watched.dag_id)
-        run = ProbeRun(self.cluster, self.credentials, stats)
+        run = ProbeRun(self.cluster, self.credentials, stats, self.on_sample)
         log.info("SQL probe: upgrade DAG %d runs; probing every ACTIVE zone every %.2f s", watched.dag_id, ROUND_S)
         saved_at = 0.0
         slo, slo_known = self._slo(watched.dag_id)
