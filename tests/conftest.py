@@ -84,3 +84,10 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> TestKey:
 def other_key(tmp_path_factory: pytest.TempPathFactory) -> TestKey:
     """Another signing key, never in the trusted keyring."""
     return make_key(tmp_path_factory.mktemp("pgp-other"), "Somebody Else <else@example.com>")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that start processes first: the two workers take whole modules in this order, and
+    a long multi-process module picked up last would leave the other worker idle at the end."""
+    heavy = {item.path for item in items if item.get_closest_marker("multiprocess") is not None}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: a module's tests keep their order
