@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pyobshell.api.app import create_app
+from pyobshell.engine import DEFAULT_REGISTRY, StoreKind, TaskService, TaskStore
 from pyobshell.api.state import AgentState
 from pyobshell.client import ObshellApiError, ObshellClient
 from pyobshell.security.agent_security import AgentSecurity
@@ -19,7 +20,7 @@ from pyobshell.upgrade.service import UpgradeService
 from pyobshell.wire import report as names
 from pyobshell.wire.report import ReportCheck, UpgradeReport
 from tests.api.upgrade.conftest import no_statuses
-from tests.upgrade.test_upgrade_report import tasks  # noqa: F401 - the SQLite cluster store fixture
+from tests.upgrade.test_upgrade_report import OWNER
 from tests.upgrade.test_verify import Scripted, healthy
 
 PASSWORD = "report-root-pw"
@@ -31,12 +32,20 @@ KEPT = UpgradeReport(dag_id=3, id="13", target_version="4.2.1.1-1010000620231101
 
 
 @pytest.fixture
+def tasks(tmp_path: Path) -> Iterator[TaskService]:
+    store = TaskStore(f"sqlite:///{tmp_path / 'ocs.db'}", StoreKind.CLUSTER, owner=OWNER)
+    yield TaskService(store, DEFAULT_REGISTRY)
+    store.close()
+
+
+@pytest.fixture
 def answers() -> dict:
     return healthy()
 
 
 @pytest.fixture
-def agent(tmp_path: Path, key_pair: AgentKeyPair, tasks, answers) -> Iterator[ObshellClient]:  # noqa: F811
+def agent(tmp_path: Path, key_pair: AgentKeyPair, tasks: TaskService,
+          answers: dict) -> Iterator[ObshellClient]:
     store = UpgradeReportStore(lambda: tasks.store.engine)
     store.save(KEPT)
     sql = Scripted(answers)
