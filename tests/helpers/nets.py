@@ -26,6 +26,7 @@ SIGNED_FUZZING, SLOW_CLIENTS = 231, 232
 OPERATOR_GATES = 241
 CONSOLE = 251  # the web console's browser tests
 AUDIT = 252
+UPGRADE_REPORT = 253  # the post-upgrade report's cluster test
 METRICS = 254  # GET /metrics scraped during and after a rolling upgrade
 
 # Per-worker session clusters: 120 + worker index, up to 79 workers (nets 120..198).

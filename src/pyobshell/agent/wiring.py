@@ -40,6 +40,7 @@ from pyobshell.upgrade.service import LocalObserver, UpgradeService, cluster_fac
 from pyobshell.upgrade.environment import TaskEnvironment
 from pyobshell.upgrade.plan import RegisteredAgent
 from pyobshell.upgrade.probe_store import ProbeReportStore
+from pyobshell.upgrade.report import ReportKeeper, UpgradeReports, UpgradeReportStore
 from pyobshell.upgrade.sql_probe import SqlProbe
 from pyobshell.upgrade.tasks import context as upgrade_ctx
 from pyobshell.wire.upgrade import SloParam
@@ -94,10 +95,24 @@ def build_state(config: AgentConfig, target: ObserverTarget) -> AgentState:
     state.package_store = stores.current
     probe_reports = ProbeReportStore(lambda: tasks.cluster_engine)
     tasks.dag_extras = probe_reports.dag_extras
-    state.upgrade = build_upgrade_service(config, target, state, stores, probe_reports)
+    reports = UpgradeReports(state.ob_pool, lambda: tasks.services.cluster,
+                             UpgradeReportStore(lambda: tasks.cluster_engine), probe_reports.load)
+    state.upgrade = build_upgrade_service(config, target, state, stores, probe_reports, reports)
     install_upgrade_environment(config, target, state, stores)
     start_sql_probe(state, tasks, probe_reports)
+    start_report_keeper(tasks, reports)
     return state
+
+
+def start_report_keeper(tasks: AgentTasks, reports: UpgradeReports) -> ReportKeeper:
+    """The post-upgrade report's writer: idle unless this agent is the maintainer."""
+    def is_maintainer() -> bool:
+        member = tasks.member()
+        return member is not None and member.is_maintainer
+
+    keeper = ReportKeeper(reports, is_maintainer)
+    keeper.start()
+    return keeper
 
 
 def start_sql_probe(state: AgentState, tasks: AgentTasks, reports: ProbeReportStore) -> SqlProbe:
@@ -167,7 +182,8 @@ class PackageStores:
 
 
 def build_upgrade_service(config: AgentConfig, target: ObserverTarget, state: AgentState,
-                          stores: PackageStores, probe_reports: ProbeReportStore) -> UpgradeService:
+                          stores: PackageStores, probe_reports: ProbeReportStore,
+                          reports: UpgradeReports | None = None) -> UpgradeService:
     assert state.ob_pool is not None and state.tasks is not None
     tasks = state.tasks
 
@@ -178,7 +194,7 @@ def build_upgrade_service(config: AgentConfig, target: ObserverTarget, state: Ag
     observer = LocalObserver(state.ob_pool, target.host, target.sql_port, config.port, platform.machine())
     return UpgradeService(cluster_facts_reader(observer, registered), state.ob_pool, stores.required,
                           lambda: tasks.services.cluster, lambda: state.cluster_statuses(5.0),
-                          probe_reports=probe_reports)
+                          probe_reports=probe_reports, reports=reports)
 
 
 def install_upgrade_environment(config: AgentConfig, target: ObserverTarget, state: AgentState,

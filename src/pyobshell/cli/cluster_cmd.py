@@ -10,7 +10,8 @@ import typer
 
 from pyobshell.wire.agent import ObStateName, ServerState
 from pyobshell.cli.agent_access import AgentOption, JsonOption, connect
-from pyobshell.cli.output import Output, reported
+from pyobshell.cli.output import EXIT_FAILED, Output, reported
+from pyobshell.cli.report_view import print_report
 from pyobshell.cli.gate_options import gate_fields
 from pyobshell.cli.upgrade_flow import UpgradeOptions, run_upgrade
 from pyobshell.client import ObshellApiError, ObshellClient, wire
@@ -161,3 +162,19 @@ def status(agent: AgentOption, json_output: JsonOption = False) -> None:
             out.emit(state)
         else:
             print_cluster_state(out, state)
+
+
+@app.command()
+def verify(agent: AgentOption, json_output: JsonOption = False) -> None:
+    """Run the post-upgrade checks now: one build on every server, every server in service, no
+    zone stopped, min_observer_version, every tenant's compatible and data version, upgrade mode
+    off, the parameters the last upgrade backed up. Exit 1 if any check fails."""
+    out = Output(json_mode=json_output)
+    with reported(out), connect(agent) as client:
+        report = client.verify()
+        if out.json_mode:
+            out.emit(report.model_dump(mode="json"))
+        else:
+            print_report(out, report)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)

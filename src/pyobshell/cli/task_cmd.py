@@ -8,10 +8,12 @@ import typer
 
 from pyobshell.cli.agent_access import AgentOption, JsonOption, connect, root_password
 from pyobshell.cli.dag_follow import follow_to_end
-from pyobshell.cli.dag_view import FAILED, build_view
+from pyobshell.cli.dag_view import FAILED, SUCCEED, build_view
 from pyobshell.cli.output import CommandFailed, Output, reported
+from pyobshell.cli.report_view import print_report
 from pyobshell.cli.task_report import print_failure, print_nodes, report_end
-from pyobshell.client import ObshellClient, wire
+from pyobshell.client import ObshellApiError, ObshellClient, wire
+from pyobshell.wire.report import UpgradeReport
 
 app = typer.Typer(help="Follow and steer tasks (DAGs): show, watch, retry, roll back, cancel, pass, pause, resume.",
                   no_args_is_help=True)
@@ -29,19 +31,39 @@ def dag_of_node(client: ObshellClient, node_gid: str) -> str:
     raise CommandFailed(f"node {node_gid} belongs to no unfinished task; see 'pyobshell task show'")
 
 
+def upgrade_report(client: ObshellClient, out: Output, gid: str, state: str) -> UpgradeReport | None:
+    """The post-upgrade report of a cluster DAG that succeeded, None when it has none (not an
+    upgrade, not written yet, an agent without reports)."""
+    if state != SUCCEED or not gid.startswith("1"):
+        return None
+    try:
+        return client.upgrade_report(gid)
+    except ObshellApiError as error:
+        if error.status != 404:
+            out.warn(f"post-upgrade report: {error.message} [errCode {error.err_code}]")
+        return None
+
+
 @app.command()
 def show(gid: TaskId, agent: AgentOption, json_output: JsonOption = False) -> None:
-    """Show a task: every step with its state, elapsed time and latest log line."""
+    """Show a task: every step with its state, elapsed time and latest log line; and for an
+    upgrade that succeeded, its post-upgrade report."""
     out = Output(json_mode=json_output)
     with reported(out), connect(agent) as client:
         dag = client.dag(gid, show_details=True)
+        report = upgrade_report(client, out, gid, dag.state)
         if out.json_mode:
-            out.emit(dag.model_dump())
+            document = dag.model_dump()
+            if report is not None:
+                document["upgrade_report"] = report.model_dump(mode="json")
+            out.emit(document)
             return
         view = build_view(dag)
         print_nodes(out, view)
         if dag.state == FAILED:
             print_failure(out, view, agent)
+        if report is not None:
+            print_report(out, report, "post-upgrade report")
 
 
 @app.command("watch")

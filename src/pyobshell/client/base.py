@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -19,6 +20,7 @@ from pyobshell.security.request_builder import ClientStyle, RequestBuilder
 from pyobshell.wire.audit import AuditRecord
 from pyobshell.wire.agent import AgentDetail, AgentInfoWithIdentity, AgentSecret, AgentStatus
 from pyobshell.wire.package import PackageInfo
+from pyobshell.wire.report import UpgradeReport
 from pyobshell.wire.task import DagDetailDTO
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -106,6 +108,15 @@ class BaseClient:
         """A ``DagDetailDTO``."""
         return self.request("GET", f"/api/v1/task/dag/{gid}", query={"show_details": str(show_details).lower()},
                             model=DagDetailDTO)
+
+    def upgrade_report(self, gid: str) -> Any:
+        """``GET /api/v1/ob/upgrade/report/{gid}``: the ``UpgradeReport`` kept with an upgrade DAG
+        (``ObshellApiError`` 404 ``OB.Upgrade.Report.NotFound`` when it has none)."""
+        return self.request("GET", f"/api/v1/ob/upgrade/report/{quote(str(gid), safe='')}", model=UpgradeReport)
+
+    def verify(self) -> Any:
+        """``GET /api/v1/ob/upgrade/verify``: the post-upgrade checks run now, an ``UpgradeReport``."""
+        return self.request("GET", "/api/v1/ob/upgrade/verify", model=UpgradeReport)
 
     def operate_dag(self, gid: str, operator: str) -> Any:
         """RETRY, ROLLBACK, CANCEL or PASS a DAG."""

@@ -164,6 +164,20 @@ class TaskService:
         """One param of a DAG's context (what the DAG was started with), None when unset."""
         return self.store.reading(lambda conn: self.store.get_dag(conn, dag_id).context.get_param(key))
 
+    def produced_param(self, dag_id: int, key: str) -> Any:
+        """A param the DAG's sub-tasks wrote into their context while they ran (the upgrade's
+        parameter backup): the value of the latest stage's sub-task that has it, None when none has."""
+        def read(conn: Connection) -> Any:
+            nodes = sorted(self.store.nodes_of_dag(conn, dag_id), key=lambda node: node.dag_stage, reverse=True)
+            tasks = self.store.subtasks_of_nodes(conn, [node.id for node in nodes])
+            for node in nodes:
+                for task in tasks.get(node.id, []):
+                    if task.context.has_param(key):
+                        return task.context.get_param(key)
+            return None
+
+        return self.store.reading(read)
+
     def refuse_if_under_maintenance(self) -> None:
         """409 naming the running maintenance DAG, when there is one (a maintenance DAG would
         not be created now)."""

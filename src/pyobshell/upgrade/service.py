@@ -25,6 +25,7 @@ from pyobshell.ob.sql import Sql
 from pyobshell.upgrade.packages.store import PackageStore
 from pyobshell.upgrade.prechecks import run_prechecks
 from pyobshell.upgrade.probe_store import ProbeReportStore
+from pyobshell.upgrade.report import UpgradeReports, UpgradeReportStore
 from pyobshell.upgrade.environment import upgrade_python
 from pyobshell.upgrade.dag import check_dag, upgrade_dag, upgrade_dag_name
 from pyobshell.upgrade.plan import (
@@ -40,6 +41,7 @@ from pyobshell.upgrade.plan import (
 from pyobshell.wire.agent import AgentStatus, ServerState
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.wire.probe import SqlProbeReport
+from pyobshell.wire.report import UpgradeReport
 from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam, UpgradePlan
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,8 @@ def cluster_facts_reader(observer: LocalObserver,
 class UpgradeService:
     def __init__(self, read_facts: Callable[[], ClusterFacts], sql: Sql, packages: Callable[[], PackageStore],
                  cluster_tasks: Callable[[], TaskService | None], agent_statuses: AgentStatuses,
-                 python: Callable[[], str] = upgrade_python, probe_reports: ProbeReportStore | None = None):
+                 python: Callable[[], str] = upgrade_python, probe_reports: ProbeReportStore | None = None,
+                 reports: UpgradeReports | None = None):
         """``sql``: root@sys for the pre-checks; the other callables give the facts, the package
         store, the cluster's task service (None while its store is closed) and every agent's status."""
         self._read_facts_now = read_facts
@@ -83,6 +86,7 @@ class UpgradeService:
         self._agent_statuses = agent_statuses
         self._python = python
         self._probe_reports = probe_reports
+        self._reports = reports or UpgradeReports(sql, cluster_tasks, UpgradeReportStore(lambda: None))
 
     async def plan(self, body: ObUpgradeParam) -> UpgradePlan:
         """What the upgrade would do; nothing runs (pyobshell's ``/ob/upgrade/plan``)."""
@@ -140,6 +144,14 @@ class UpgradeService:
             raise TASK_NOT_FOUND(f"no SQL probe report for DAG {dag.id} (the probe runs on the maintainer while "
                                  "an upgrade runs)")
         return SqlProbeReport.model_validate(report)
+
+    async def report(self, gid: str) -> UpgradeReport:
+        """The post-upgrade report kept with DAG ``gid`` (400 for a malformed id, 404 without one)."""
+        return await anyio.to_thread.run_sync(self._reports.report, gid)
+
+    async def verify(self) -> UpgradeReport:
+        """The post-upgrade checks, run now."""
+        return await anyio.to_thread.run_sync(self._reports.verify_now)
 
     # -- the facts --------------------------------------------------------------------------
     def _tasks(self) -> TaskService:

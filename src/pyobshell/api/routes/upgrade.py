@@ -10,6 +10,7 @@ from pyobshell.api.auth import PASSWORD, accepts
 from pyobshell.api.dependencies import UpgradeDep
 from pyobshell.api.routing import obshell_router
 from pyobshell.wire.probe import SqlProbeReport
+from pyobshell.wire.report import UpgradeReport
 from pyobshell.wire.task import DagDetailDTO
 from pyobshell.wire.upgrade import ObUpgradeParam, UpgradeCheckParam, UpgradePlan
 
@@ -40,3 +41,19 @@ async def sql_probe_report(upgrade: UpgradeDep) -> SqlProbeReport:
     """The live SQL probe's figures (success rate, latency, write gaps; per second, stage and
     zone) of the latest upgrade DAG: the same as its ``additional_data.sqlProbe``."""
     return await upgrade.probe()
+
+
+@router.get("/upgrade/report/{gid}", response_model=UpgradeReport, summary="The post-upgrade report of a DAG")
+async def upgrade_report(gid: str, upgrade: UpgradeDep) -> UpgradeReport:
+    """The checks run when upgrade DAG ``gid`` ended SUCCEED (one build, min_observer_version,
+    every tenant's compatible and data version, upgrade mode off, parameters restored, no zone
+    stopped), with the SQL probe's summary and each zone's time out of service. 404
+    ``OB.Upgrade.Report.NotFound`` when it has none; a malformed id is a 400."""
+    return await upgrade.report(gid)
+
+
+@router.get("/upgrade/verify", response_model=UpgradeReport, summary="Run the post-upgrade checks now")
+async def verify_cluster(upgrade: UpgradeDep) -> UpgradeReport:
+    """The same checks as the post-upgrade report, now: against the latest upgrade's target when
+    it succeeded, else against the cluster's own lowest build."""
+    return await upgrade.verify()
