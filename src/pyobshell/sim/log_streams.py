@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS __sim_history (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at_us INTEGER NOT NULL, kind TEXT NOT NULL,
     server_id INTEGER, tenant_id INTEGER, ls_id INTEGER, from_id INTEGER, info TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS __sim_history_kind ON __sim_history (kind, server_id);
+CREATE TABLE IF NOT EXISTS __sim_exit (
+    server_id INTEGER NOT NULL, start_us INTEGER NOT NULL, exit_us INTEGER NOT NULL,
+    PRIMARY KEY (server_id, start_us));
 """
 
 _LOCATIONS = """
@@ -124,15 +127,33 @@ def record(conn: sqlite3.Connection, at_us: int, kind: str, *, server_id: int | 
                  " VALUES (?, ?, ?, ?, ?, ?, ?)", (at_us, kind, server_id, tenant_id, ls_id, from_id, info))
 
 
+def record_exit(conn: sqlite3.Connection, server_id: int, start_us: int, exit_us: int) -> None:
+    """A peer saw the process of ``server_id`` started at ``start_us`` end at ``exit_us`` (the
+    earliest sighting is kept)."""
+    conn.execute("INSERT INTO __sim_exit (server_id, start_us, exit_us) VALUES (?, ?, ?) ON CONFLICT"
+                 " (server_id, start_us) DO UPDATE SET exit_us = min(exit_us, excluded.exit_us)",
+                 (server_id, start_us, exit_us))
+
+
+def kill_time(conn: sqlite3.Connection, server_id: int, start_us: int, last_heartbeat_us: int) -> int:
+    """When the process started at ``start_us`` ended: as a peer saw it end, else its last
+    heartbeat. The heartbeat is a lower bound that a busy machine makes late by up to a lease
+    (a killed leader would seem to have been killed before its leaders moved away); a peer's
+    sighting is an upper bound, late by a wake-up only."""
+    row = conn.execute("SELECT exit_us FROM __sim_exit WHERE server_id = ? AND start_us = ?",
+                       (server_id, start_us)).fetchone()
+    return max(int(row[0]) if row else last_heartbeat_us, start_us)
+
+
 def record_restart(conn: sqlite3.Connection, server_id: int, previous_start_us: int, last_heartbeat_us: int | None) -> None:
-    """A server starts again: its previous process ended at its last heartbeat (recorded here
-    when it came back within its lease, before anyone saw it dead)."""
+    """A server starts again: its previous process ended (recorded here when it came back
+    within its lease, before anyone saw it dead)."""
     if previous_start_us <= 0 or last_heartbeat_us is None:
         return
     seen = conn.execute("SELECT 1 FROM __sim_history WHERE kind = 'kill' AND server_id = ? AND at_us >= ?",
                         (server_id, previous_start_us)).fetchone()
     if seen is None:
-        record(conn, max(last_heartbeat_us, previous_start_us), "kill", server_id=server_id)
+        record(conn, kill_time(conn, server_id, previous_start_us, last_heartbeat_us), "kill", server_id=server_id)
 
 
 def leader_of(conn: sqlite3.Connection, tenant_id: int, ls_id: int) -> int | None:
@@ -244,7 +265,7 @@ def _process_events(conn: sqlite3.Connection, facts: _Facts, lease_us: int) -> l
         if seen.get((server_id, "start"), 0) < start_us:
             events.append(("start", server_id, start_us))
         if not live.alive and seen.get((server_id, "kill"), 0) < start_us:
-            events.append(("kill", server_id, max(live.last_offline_us - lease_us, start_us)))
+            events.append(("kill", server_id, kill_time(conn, server_id, start_us, live.last_offline_us - lease_us)))
     return events
 
 

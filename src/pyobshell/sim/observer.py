@@ -21,6 +21,7 @@ from typing import Any
 from pyobshell.observer_config import PID_RELATIVE_PATH, ObserverConfigError, read_config, read_int, read_pid
 from pyobshell.sim import cluster_state, log_streams
 from pyobshell.sim.cluster_state import build_version_string
+from pyobshell.sim.exit_watch import PeerExitWatch
 from pyobshell.sim.server_health import derive_server, heartbeat_path, load_faults, touch_heartbeat
 from pyobshell.sim.settings import SimSettings
 from pyobshell.sim.sql_functions import now_us
@@ -79,8 +80,8 @@ def check_not_running(home: Path) -> None:
         raise StartError(f"observer already running in {home} (pid {pid})")
 
 
-def register_start(plan: ObserverPlan, settings: SimSettings) -> None:
-    """Record in the shared state that this server now runs this binary."""
+def register_start(plan: ObserverPlan, settings: SimSettings) -> int:
+    """Record in the shared state that this server now runs this binary; its server id."""
     info = plan.info
     hb = heartbeat_path(info.state_dir, info.ip, info.rpc_port)
     conn = cluster_state.connect(cluster_state.state_path(info.state_dir))
@@ -107,6 +108,7 @@ def register_start(plan: ObserverPlan, settings: SimSettings) -> None:
              previous.last_offline_us, now_us(), row["id"]),
         )
         conn.execute("COMMIT")
+        return int(row["id"])
     except sqlite3.Error as error:
         raise StartError(f"cannot reach the cluster state: {error}") from None
     finally:
@@ -137,7 +139,8 @@ async def serve(plan: ObserverPlan, settings: SimSettings, ready: "callable[[str
         rpc = await asyncio.start_server(_reject_rpc, host=info.ip, port=info.rpc_port)
     except OSError as error:
         raise StartError(f"cannot listen on {info.ip}:{info.sql_port}/{info.rpc_port}: {error.strerror}") from None
-    register_start(plan, settings)
+    peers = PeerExitWatch(info.state_dir, register_start(plan, settings))
+    peers.start()
     stop_heartbeat = threading.Event()
     hb = heartbeat_path(info.state_dir, info.ip, info.rpc_port)
     threading.Thread(target=_heartbeat_loop, args=(hb, settings.heartbeat_interval, stop_heartbeat), daemon=True).start()
@@ -150,6 +153,7 @@ async def serve(plan: ObserverPlan, settings: SimSettings, ready: "callable[[str
     await stopping.wait()
     log.info("observer stopping on signal")
     stop_heartbeat.set()
+    peers.stop()
     rpc.close()
     await server.close()
 
