@@ -8,38 +8,36 @@ returns an ``EnvelopeResponse`` (or any other Response) is passed through untouc
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.datastructures import DefaultPlaceholder
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pyobshell.api.envelope import EnvelopeResponse
 
 _HOP_HEADERS = {"content-length", "content-type"}
-
-
-class DataResponse(JSONResponse):
-    """Marks a response FastAPI built from a handler's return value (to be enveloped)."""
+_OWN_RESPONSE = "_pyobshell_handler_response"  # set on a Response the handler itself returned
 
 
 class ObshellRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        # APIRouter always passes a response_class (a placeholder when none was chosen).
-        if isinstance(kwargs.get("response_class", DefaultPlaceholder(None)), DefaultPlaceholder):
-            kwargs["response_class"] = DataResponse
-        super().__init__(path, endpoint, **kwargs)
+        # The response class stays FastAPI's default: with a response model, FastAPI then writes
+        # the JSON in pydantic's core (``dump_json``) instead of building a dict for json.dumps,
+        # which was most of the cost of a large answer such as a DAG with its details. What the
+        # handler returned itself is told apart by a mark instead of by the response's class.
+        super().__init__(path, _marking_own_responses(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def envelope_handler(request: Request) -> Response:
             response = await handle(request)
-            if not isinstance(response, DataResponse):
+            if getattr(response, _OWN_RESPONSE, False):
                 return response
             return EnvelopeResponse(
                 request,
@@ -50,6 +48,27 @@ class ObshellRoute(APIRoute):
             )
 
         return envelope_handler
+
+
+def _marking_own_responses(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint``, with any Response it returns marked to pass through the envelope untouched
+    (FastAPI reads the signature and annotations through ``functools.wraps``)."""
+    if inspect.iscoroutinefunction(endpoint):
+        @functools.wraps(endpoint)
+        async def marked_async(*args: Any, **kwargs: Any) -> Any:
+            return _mark(await endpoint(*args, **kwargs))
+        return marked_async
+
+    @functools.wraps(endpoint)
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        return _mark(endpoint(*args, **kwargs))
+    return marked
+
+
+def _mark(result: Any) -> Any:
+    if isinstance(result, Response):
+        setattr(result, _OWN_RESPONSE, True)
+    return result
 
 
 def _as_contents(body: bytes) -> bytes:
