@@ -53,10 +53,10 @@ class _Recorder:
 
 
 def test_the_scheduler_fails_running_sub_tasks_past_their_timeout(sqlite_url: str) -> None:
-    """A RUNNING row nobody finishes (its executor died) fails after the timeout."""
+    """A RUNNING row nobody finishes (its executor died) fails after the timeout and the grace."""
     store = TaskStore(sqlite_url, StoreKind.LOCAL, owner=OWNER)
     dispatcher = _Recorder()
-    advancer = DagAdvancer(store, LocalDispatcher(dispatcher))
+    advancer = DagAdvancer(store, LocalDispatcher(dispatcher), timeout_grace=0.2)
     dag = create_dag(store, TemplateBuilder("lost").add_task(Step(name="a")).build(),
                      TaskContext(params={"timeout": 0.05}), make_registry())
     assert advancer.advance_dag(dag.id)  # READY → RUNNING, node started, sub-task READY
@@ -65,6 +65,10 @@ def test_the_scheduler_fails_running_sub_tasks_past_their_timeout(sqlite_url: st
         assert task.state == State.READY and dispatcher.submitted == [task.id]
         assert store.subtask_start(conn, task)
     time.sleep(0.1)
+    advancer.advance_all()  # past the timeout, within the grace: the executor may still report it
+    with store.transaction() as conn:
+        assert store.get_subtask(conn, task.id).state == State.RUNNING
+    time.sleep(0.2)
     advancer.advance_all()
     with store.transaction() as conn:
         assert store.get_subtask(conn, task.id).state == State.FAILED

@@ -30,6 +30,9 @@ from pyobshell.errors import NODE_OPERATOR_NOT_SUPPORT
 
 CANCELLED_LOG = "sub task cancelled"
 TIMEOUT_LOG = "sub task timeout"
+# The executor running a sub-task times it out itself, to the moment and with its own log line; the
+# scheduler's check is the safety net for a run whose executor died, so it waits a little longer.
+TIMEOUT_GRACE_SECONDS = 2.0
 
 
 class Dispatcher(Protocol):
@@ -84,9 +87,11 @@ class _NodeOutcome:
 
 
 class DagAdvancer:
-    def __init__(self, store: TaskStore, dispatcher: Dispatcher, trace_id: str = LOCAL_SCHEDULER_TRACE):
+    def __init__(self, store: TaskStore, dispatcher: Dispatcher, trace_id: str = LOCAL_SCHEDULER_TRACE,
+                 timeout_grace: float = TIMEOUT_GRACE_SECONDS):
         self.store = store
         self.dispatcher = dispatcher
+        self.timeout_grace = timeout_grace
         self.log = engine_logger(__name__, trace_id)
         self.node_observers = NodeObservers()
 
@@ -284,7 +289,7 @@ class DagAdvancer:
         if task.start_time is None:
             return None
         elapsed = (utcnow() - task.start_time).total_seconds()
-        if elapsed <= task.context.timeout_seconds():
+        if elapsed <= task.context.timeout_seconds() + self.timeout_grace:
             return None
         if self.store.subtask_fail(conn, task, TIMEOUT_LOG):
             step.interrupt.append(task)
