@@ -60,6 +60,17 @@ def sign_in(page, password: str) -> None:
     page.click("#signin button[type=submit]")
 
 
+@pytest.fixture
+def signed_in(page, url: str):
+    """The page signed in, whatever the test before left: one failure must not fail the rest."""
+    if page.url == "about:blank":
+        page.goto(url)
+    if page.locator("#signin").count():
+        sign_in(page, PASSWORD)
+        expect()(page.locator("#nav")).to_be_visible()
+    return page
+
+
 def cluster_dags(rig: Rig) -> list[dict]:
     with rig.client(rig.agents[1]) as api:
         return api.request("GET", "/api/v1/task/dags/ob", query={"show_details": "false"})["contents"]
@@ -103,7 +114,7 @@ def field_error(page, name: str):
     return page.locator(f'.field-error[data-field="{name}"]')
 
 
-def test_upload_plan_and_a_rolling_upgrade_paused_after_zone1(page, rig: Rig, url: str) -> None:
+def test_upload_plan_and_a_rolling_upgrade_paused_after_zone1(signed_in, page, rig: Rig, url: str) -> None:
     page.click("a[data-page=packages]")
     page.set_input_files("#package-files", [str(p) for p in rig.rpms["4.2.1.1"]])
     page.click("#upload")
@@ -171,7 +182,8 @@ def test_upload_plan_and_a_rolling_upgrade_paused_after_zone1(page, rig: Rig, ur
     expect()(page.locator("#history")).to_contain_text("SUCCEED")
 
 
-def test_a_failed_step_shows_its_logs_and_retry_from_the_page_completes_it(page, rig: Rig, url: str) -> None:
+def test_a_failed_step_shows_its_logs_and_retry_from_the_page_completes_it(signed_in, page, rig: Rig,
+                                                                          url: str) -> None:
     with rig.client(rig.agents[0]) as api:
         for rpm in rig.rpms["4.2.1.2"]:
             api.upload_package(rpm)

@@ -88,10 +88,10 @@ export class Agent {
     return this.key;
   }
 
-  async send(method, uri, { body = null, password = "", withKeys = false } = {}) {
+  async send(method, uri, { body = null, password = "", withKeys = false, sessionId = this.sessionId } = {}) {
     for (let attempt = 0; ; attempt++) {
       const key = await this.publicKey(attempt > 0);
-      const made = await encryptRequest(key, { uri, password, sessionId: password ? "" : this.sessionId, body,
+      const made = await encryptRequest(key, { uri, password, sessionId: password ? "" : sessionId, body,
                                                now: this.now(), withKeys });
       const headers = { "X-OCS-Header": made.header, Accept: "application/json" };
       if (made.body !== null) headers["Content-Type"] = "application/json";
@@ -114,17 +114,22 @@ export class Agent {
 
   // An authenticated call with the session; an ended session signs the page out.
   async call(method, uri, body = null) {
-    if (!this.sessionId) throw this.ended(new ApiError({ errCode: "Security.Authentication.SessionInvalid",
-                                                         message: "Not signed in" }));
+    const sessionId = this.sessionId;
+    if (!sessionId) throw this.ended(new ApiError({ errCode: "Security.Authentication.SessionInvalid",
+                                                    message: "Not signed in" }), sessionId);
     try {
-      return (await this.send(method, uri, { body })).data;
+      return (await this.send(method, uri, { body, sessionId })).data;
     } catch (error) {
-      if (error.sessionEnded) throw this.ended(error);
+      if (error.sessionEnded) throw this.ended(error, sessionId);
       throw error;
     }
   }
 
-  ended(error) {
+  // Only the session a call was made with ends: a page polls several calls at once, and the
+  // later refusals of an ended session must neither show the sign-in form again nor forget the
+  // session signed in since.
+  ended(error, sessionId) {
+    if (sessionId !== this.sessionId) return error;
     this.forget();
     this.onSessionEnded(error);
     return error;
@@ -155,8 +160,9 @@ export class Agent {
   // XMLHttpRequest's upload events: onProgress(loaded, total).
   async upload(file, onProgress) {
     const uri = "/api/v1/package";
+    const sessionId = this.sessionId;
     const key = await this.publicKey();
-    const made = await encryptRequest(key, { uri, sessionId: this.sessionId, now: this.now() });
+    const made = await encryptRequest(key, { uri, sessionId, now: this.now() });
     const form = new FormData();
     form.append("file", file, file.name);
     const answer = await new Promise((resolve, reject) => {
@@ -175,7 +181,7 @@ export class Agent {
     try {
       return readAnswer(answer.status, answer.text);
     } catch (error) {
-      if (error.sessionEnded) throw this.ended(error);
+      if (error.sessionEnded) throw this.ended(error, sessionId);
       throw error;
     }
   }
